@@ -1,0 +1,57 @@
+// mkxendev: Xen device nodes and mounts where devtmpfs is missing.
+#include <unistd.h>
+
+#include "cli.h"
+#include "mkxendev.h"
+#include "text.h"
+
+namespace {
+
+// clang-format off
+const qmin::ToolSpec kTool = {
+    "mkxendev",
+    "[-hnv] [--no-mount] [--wait SECONDS] [--root DIR] [--proc DIR] [--sys DIR]",
+    "Create /dev/xen/*, /dev/hvc0 and /dev/ptmx, and mount xenfs and devpts where missing.",
+    {
+        {"dry-run",  'n', "",        "print the plan and change nothing"},
+        {"no-mount", 0,   "",        "do not mount xenfs or devpts"},
+        {"proc",     0,   "DIR",     "read misc and mounts here, mount xenfs on DIR/xen (default /proc)"},
+        {"root",     0,   "DIR",     "make nodes under DIR/dev (default /)"},
+        {"sys",      0,   "DIR",     "read class/tty/hvc0/dev here (default /sys)"},
+        {"wait",     0,   "SECONDS", "wait up to SECONDS for evtchn, gntdev, privcmd and xenbus"},
+    },
+    0, 0,
+};
+// clang-format on
+
+void Print(const std::string& line) {
+  const std::string out = line + "\n";
+  ssize_t ignored = write(STDOUT_FILENO, out.data(), out.size());
+  (void)ignored;
+}
+
+qmin::Status Run(const qmin::Args& args, qmin::Log& log, qmin::ExitCode& /*exit_code*/) {
+  qmin::MkxendevOptions options;
+  options.root = args.Get("root", options.root);
+  options.proc = args.Get("proc", options.proc);
+  options.sys = args.Get("sys", options.sys);
+  options.mount = !args.Has("no-mount");
+  if (args.Has("wait")) {
+    const auto seconds = qmin::ParseUnsigned(args.Get("wait"), 3600);
+    if (!seconds) return qmin::InvalidError("parse the command line", "--wait needs whole seconds from 0 to 3600");
+    options.wait_seconds = static_cast<unsigned>(*seconds);
+  }
+  qmin::Result<qmin::MkxendevPlan> plan = qmin::PlanMkxendev(options);
+  if (!plan) return plan.error();
+  if (args.Has("dry-run")) {
+    for (const std::string& line : qmin::DescribeMkxendevPlan(*plan)) Print(line);
+  } else {
+    qmin::Status applied = qmin::ApplyMkxendev(*plan, [&](const std::string& line) { log.Info(line); });
+    if (!applied) return applied;
+  }
+  return qmin::CheckLateDevices(*plan, options);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return qmin::RunTool(kTool, argc, argv, Run); }

@@ -1,0 +1,77 @@
+// The command line of every qmin tool: -h/--help, -v/--verbose (repeatable)
+// and --version are common and handled here, once; each tool declares its own
+// options as a table. Options may stand anywhere before "--".
+//
+// Why not cxxopts: it calls std::locale::classic(), which drags libstdc++'s
+// whole locale machinery into a static binary (1.4 MB stripped for an empty
+// main, against 0.7 MB without it), and mkxendev must stay under 1 MiB.
+#ifndef QMIN_LIB_CLI_H_
+#define QMIN_LIB_CLI_H_
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "error.h"
+#include "log.h"
+
+namespace qmin {
+
+struct OptionSpec {
+  std::string_view long_name;  ///< "wait"; the key the tool asks for
+  char short_name = 0;         ///< 'n', or 0 for long-only options
+  std::string_view arg_name;   ///< "SECONDS"; empty for a flag
+  std::string_view help;
+};
+
+struct ToolSpec {
+  std::string_view name;       ///< "mkxendev"
+  std::string_view synopsis;   ///< what follows the name in a usage line
+  std::string_view summary;    ///< one line: what the tool does
+  std::vector<OptionSpec> options;
+  std::size_t min_positionals = 0;
+  std::size_t max_positionals = 0;
+};
+
+class Args {
+ public:
+  bool help = false;
+  bool version = false;
+  int verbosity = 0;
+
+  bool Has(std::string_view long_name) const;
+  /// The last value given for an option, or `fallback`.
+  std::string Get(std::string_view long_name, std::string fallback = "") const;
+  std::vector<std::string> GetAll(std::string_view long_name) const;
+  const std::vector<std::string>& positionals() const { return positionals_; }
+
+  void Add(std::string_view long_name, std::string value);
+  void AddPositional(std::string value) { positionals_.push_back(std::move(value)); }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> values_;
+  std::vector<std::string> positionals_;
+};
+
+/// Parses argv[1..argc). A usage error comes back with exit 100.
+Result<Args> ParseArgs(const ToolSpec& tool, int argc, const char* const* argv);
+
+/// The -h text: usage line, summary, then one aligned line per option.
+std::string HelpText(const ToolSpec& tool);
+/// "TOOL (qmin) VERSION, vchan transport TRANSPORT".
+std::string VersionText(const ToolSpec& tool);
+
+/// What a tool does once its arguments are parsed. It may log warnings; an
+/// Error it returns becomes the one fatal message and the exit code.
+/// `exit_code` lets a tool report a non-error result (1 for "no").
+using ToolBody = std::function<Status(const Args& args, Log& log, ExitCode& exit_code)>;
+
+/// The whole life of a thin main(): make sure fds 0-2 are open, parse, handle
+/// -h/--version/usage errors, run the body, print its error, pick the code.
+int RunTool(const ToolSpec& tool, int argc, const char* const* argv, const ToolBody& body);
+
+}  // namespace qmin
+
+#endif  // QMIN_LIB_CLI_H_

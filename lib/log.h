@@ -1,0 +1,51 @@
+// The one message shape of qmin, on stderr or syslog:
+//   TOOL: fatal: unable to ACTION: REASON
+//   TOOL: warning: TEXT
+//   TOOL: usage: TEXT
+//   TOOL: info: TEXT       (with -v)
+//   TOOL: debug: TEXT      (with -vv)
+// On syslog the "TOOL: " prefix is the ident. The Log is the only part of lib/
+// that writes anything, and only when a main() or a daemon loop asks it to.
+#ifndef QMIN_LIB_LOG_H_
+#define QMIN_LIB_LOG_H_
+
+#include <string>
+#include <string_view>
+
+#include "error.h"
+
+namespace qmin {
+
+class Log {
+ public:
+  enum Sink : unsigned { kStderr = 1, kSyslog = 2 };
+
+  explicit Log(std::string tool, unsigned sinks = kStderr, int verbosity = 0);
+  ~Log();
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  const std::string& tool() const { return tool_; }
+  int verbosity() const { return verbosity_; }
+  void set_verbosity(int verbosity) { verbosity_ = verbosity; }
+  void set_sinks(unsigned sinks);
+
+  void Fatal(const Error& error) const;
+  void Warning(const Error& error) const;
+  void Warning(std::string_view text) const;
+  void Usage(std::string_view text) const;
+  void Info(std::string_view text) const;
+  void Debug(std::string_view text) const;
+
+ private:
+  void Emit(int priority, std::string_view level, std::string_view text) const;
+
+  std::string tool_;
+  unsigned sinks_;
+  int verbosity_;
+  bool syslog_open_ = false;
+};
+
+}  // namespace qmin
+
+#endif  // QMIN_LIB_LOG_H_

@@ -1,0 +1,142 @@
+// xsctl: a small xenstore client for tests, on lib/xenstore (and so on the
+// real libxenstore): seed the test double, dump it, act as a guest.
+//   xsctl [--domain N] COMMAND ARGS...
+// --domain N connects to $XENSTORED_PATH.dN, the double's socket for domain N.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "cli.h"
+#include "files.h"
+#include "text.h"
+#include "xenstore.h"
+
+namespace {
+
+const qmin::ToolSpec kTool = {
+    "xsctl",
+    "[-hv] [--domain N] read PATH | write PATH VALUE | mkdir PATH | rm PATH | ls PATH | "
+    "dump [PATH] | getperms PATH | chmod PATH PERM... | watch PATH COUNT | "
+    "introduce DOMID | release DOMID | seed FILE",
+    "A xenstore client for tests.",
+    {{"domain", 0, "N", "act as domain N through $XENSTORED_PATH.dN"}},
+    1, 64,
+};
+
+void Print(const std::string& text) {
+  const std::string line = text + "\n";
+  ssize_t ignored = write(STDOUT_FILENO, line.data(), line.size());
+  (void)ignored;
+}
+
+qmin::Status Dump(const qmin::Xenstore& xs, const std::string& path) {
+  qmin::Result<std::string> value = xs.Read(path);
+  if (!value) return value.error();
+  Print(path + " = " + *value);
+  qmin::Result<std::vector<std::string>> children = xs.Directory(path);
+  if (!children) return children.error();
+  std::sort(children->begin(), children->end());
+  for (const std::string& child : *children) {
+    if (qmin::Status status = Dump(xs, path == "/" ? "/" + child : path + "/" + child); !status) return status;
+  }
+  return {};
+}
+
+qmin::Result<std::vector<qmin::XenstorePerm>> ParsePerms(const std::vector<std::string>& words) {
+  std::vector<qmin::XenstorePerm> perms;
+  for (const std::string& word : words) {
+    const auto domid = word.size() >= 2 ? qmin::ParseUnsigned(word.substr(1), 0xffff) : std::nullopt;
+    const std::string kinds = "nrwb";
+    if (!domid || kinds.find(word[0]) == std::string::npos)
+      return qmin::InvalidError("parse permission " + word, "expected n|r|w|b and a domain id");
+    perms.push_back(qmin::XenstorePerm{static_cast<unsigned>(*domid),
+                                       static_cast<qmin::XenstorePerm::Access>(word[0])});
+  }
+  return perms;
+}
+
+// "PATH=VALUE" per line; blank lines and lines starting with # are skipped.
+qmin::Status Seed(const qmin::Xenstore& xs, const std::string& file) {
+  qmin::Result<std::string> text = qmin::ReadSmallFile(file, 1024 * 1024);
+  if (!text) return text.error();
+  for (std::string_view line : qmin::Split(*text, '\n')) {
+    if (line.empty() || line[0] == '#') continue;
+    const std::size_t equals = line.find('=');
+    if (equals == std::string_view::npos) return qmin::InvalidError("parse " + file, "expected PATH=VALUE");
+    if (qmin::Status status = xs.Write(std::string(line.substr(0, equals)), std::string(line.substr(equals + 1)));
+        !status)
+      return status;
+  }
+  return {};
+}
+
+qmin::Status Command(const qmin::Xenstore& xs, const std::vector<std::string>& words) {
+  const std::string& verb = words[0];
+  const std::size_t operands = words.size() - 1;
+  auto need = [&](std::size_t count) { return operands == count; };
+  if (verb == "read" && need(1)) {
+    qmin::Result<std::string> value = xs.Read(words[1]);
+    if (!value) return value.error();
+    Print(*value);
+  } else if (verb == "write" && need(2)) {
+    return xs.Write(words[1], words[2]);
+  } else if (verb == "mkdir" && need(1)) {
+    return xs.Mkdir(words[1]);
+  } else if (verb == "rm" && need(1)) {
+    return xs.Remove(words[1]);
+  } else if (verb == "ls" && need(1)) {
+    qmin::Result<std::vector<std::string>> names = xs.Directory(words[1]);
+    if (!names) return names.error();
+    for (const std::string& name : *names) Print(name);
+  } else if (verb == "dump" && operands <= 1) {
+    return Dump(xs, operands == 1 ? words[1] : "/");
+  } else if (verb == "getperms" && need(1)) {
+    qmin::Result<std::vector<qmin::XenstorePerm>> perms = xs.GetPermissions(words[1]);
+    if (!perms) return perms.error();
+    std::string line;
+    for (const auto& perm : *perms)
+      line += (line.empty() ? "" : " ") + std::string(1, static_cast<char>(perm.access)) + std::to_string(perm.domid);
+    Print(line);
+  } else if (verb == "chmod" && operands >= 2) {
+    auto perms = ParsePerms(std::vector<std::string>(words.begin() + 2, words.end()));
+    if (!perms) return perms.error();
+    return xs.SetPermissions(words[1], *perms);
+  } else if (verb == "watch" && need(2)) {
+    const auto count = qmin::ParseUnsigned(words[2], 1000000);
+    if (!count) return qmin::InvalidError("parse the command line", "COUNT must be a number");
+    if (qmin::Status status = xs.Watch(words[1], "xsctl"); !status) return status;
+    for (std::uint64_t i = 0; i < *count; ++i) {
+      qmin::Result<qmin::WatchEvent> event = xs.ReadWatch();
+      if (!event) return event.error();
+      Print(event->path + " " + event->token);
+    }
+  } else if ((verb == "introduce" || verb == "release") && need(1)) {
+    const auto domid = qmin::ParseUnsigned(words[1], 0x7fef);
+    if (!domid) return qmin::InvalidError("parse the command line", "DOMID must be a domain id");
+    const auto id = static_cast<unsigned>(*domid);
+    return verb == "introduce" ? xs.IntroduceDomain(id, 0, 0) : xs.ReleaseDomain(id);
+  } else if (verb == "seed" && need(1)) {
+    return Seed(xs, words[1]);
+  } else {
+    return qmin::InvalidError("parse the command line", "unknown command or wrong operands: " + verb);
+  }
+  return {};
+}
+
+qmin::Status Run(const qmin::Args& args, qmin::Log& /*log*/, qmin::ExitCode& /*exit_code*/) {
+  if (args.Has("domain")) {
+    const char* base = std::getenv("XENSTORED_PATH");
+    if (base == nullptr) return qmin::InvalidError("act as a domain", "XENSTORED_PATH is not set");
+    const std::string socket = std::string(base) + ".d" + args.Get("domain");
+    setenv("XENSTORED_PATH", socket.c_str(), 1);
+  }
+  qmin::Result<qmin::Xenstore> xs = qmin::Xenstore::Open();
+  if (!xs) return xs.error();
+  return Command(*xs, args.positionals());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return qmin::RunTool(kTool, argc, argv, Run); }
