@@ -17,7 +17,9 @@ SBIN_TOOLS := mkxendev
 
 LIB_SRCS  := lib/cli.cc lib/device_nodes.cc lib/error.cc lib/files.cc lib/log.cc lib/misc_devices.cc \
              lib/mkxendev.cc lib/mounts.cc lib/text.cc lib/xenstore.cc
-TEST_SRCS := lib/cli_test.cc lib/device_nodes_test.cc lib/misc_devices_test.cc lib/text_test.cc
+TEST_SRCS := lib/cli_test.cc lib/device_nodes_test.cc lib/error_test.cc lib/files_test.cc \
+             lib/log_test.cc lib/misc_devices_test.cc lib/mkxendev_test.cc lib/mounts_test.cc \
+             lib/text_test.cc lib/xenstore_test.cc test/fakes/xenstore_tree_test.cc
 FAKE_TOOLS := xenstored-fake xsctl
 FAKE_LIB_SRCS := test/fakes/xenstore_tree.cc test/fakes/xenstore_wire.cc
 
@@ -54,7 +56,7 @@ sim: $(SIM_BINS)
 
 $(OBJ)/%.o: %.cc
 	@mkdir -p $(dir $@)
-	$(CXX) $(CPPFLAGS) $(ALLFLAGS) -c -o $@ $<
+	$(CXX) $(CPPFLAGS) $(if $(findstring test/fakes,$<),-iquote test/fakes) $(ALLFLAGS) -c -o $@ $<
 
 $(LIB_A): $(LIB_SRCS:%.cc=$(OBJ)/%.o)
 	@mkdir -p $(dir $@)

@@ -2,9 +2,16 @@
 // xs_open() takes $XENSTORED_PATH (a UNIX socket: xenstored in dom0, the test
 // double in tests) before /dev/xen/xenbus, so the same code runs in both.
 // Everything a guest can write is hostile: callers validate what they read.
+//
+// Debian's static libxenstore.a is built without USE_PTHREAD: a request reads
+// exactly one message back and fails (closing the connection) if that message
+// is a watch event. So a connection that has watches must not make requests:
+// open one Xenstore for watches and another for reads and writes. Watch()
+// reads the initial event itself, so several watches can be set in a row.
 #ifndef QMIN_LIB_XENSTORE_H_
 #define QMIN_LIB_XENSTORE_H_
 
+#include <deque>
 #include <functional>
 #include <string>
 #include <vector>
@@ -67,12 +74,13 @@ class Xenstore {
   Status SetPermissions(const std::string& path, const std::vector<XenstorePerm>& perms,
                         const Transaction* tx = nullptr) const;
 
-  /// Watches fire once at once (the initial event), then on every change at
-  /// or below `path`, or for "@introduceDomain" / "@releaseDomain".
-  Status Watch(const std::string& path, const std::string& token) const;
-  Status Unwatch(const std::string& path, const std::string& token) const;
-  /// Blocks until a watch event arrives.
-  Result<WatchEvent> ReadWatch() const;
+  /// Watches fire once at once (the initial event, kept for ReadWatch), then
+  /// on every change at or below `path`, or for "@introduceDomain" /
+  /// "@releaseDomain".
+  Status Watch(const std::string& path, const std::string& token);
+  Status Unwatch(const std::string& path, const std::string& token);
+  /// The next watch event; blocks until one arrives.
+  Result<WatchEvent> ReadWatch();
 
   Result<std::string> DomainPath(unsigned domid) const;
   /// What the toolstack does when a domain is born or dies; fires
@@ -90,7 +98,10 @@ class Xenstore {
  private:
   explicit Xenstore(xs_handle* handle) : handle_(handle) {}
   static unsigned TxId(const Transaction* tx) { return tx == nullptr ? 0 : tx->id_; }
+  Result<WatchEvent> ReadWatchFromDaemon() const;
+
   xs_handle* handle_;
+  std::deque<WatchEvent> pending_;  ///< events read while setting watches
 };
 
 }  // namespace qmin

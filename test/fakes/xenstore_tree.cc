@@ -102,10 +102,9 @@ int Tree::Create(unsigned caller, const std::string& path, std::vector<Change>& 
   if (!Allows(caller, existing, 'w')) return EACCES;
   std::vector<Perm> perms = nodes_[existing].perms;
   if (caller != 0) perms[0].domid = caller;
-  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    nodes_[*it] = Node{"", perms};
-    changes.push_back(Change{*it, false});
-  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) nodes_[*it] = Node{"", perms};
+  // Like xenstored, one event for the node asked for, none for its new parents.
+  changes.push_back(Change{path, false});
   ++generation_;
   return 0;
 }
@@ -114,12 +113,12 @@ int Tree::Write(unsigned caller, const std::string& path, std::string_view value
                 std::vector<Change>& changes) {
   if (Exists(path)) {
     if (!Allows(caller, path, 'w')) return EACCES;
+    changes.push_back(Change{path, false});
+    ++generation_;
   } else if (int err = Create(caller, path, changes); err != 0) {
     return err;
   }
   nodes_[path].value = std::string(value);
-  changes.push_back(Change{path, false});
-  ++generation_;
   return 0;
 }
 

@@ -353,9 +353,11 @@ void Server::Dispatch(Connection& connection, std::uint32_t type, std::uint32_t 
         return ReplyError(connection, req_id, tx_id, EACCES);
       if (type == XS_GET_DOMAIN_PATH) reply = "/local/domain/" + std::to_string(*domid) + '\0';
       if (type == XS_IS_DOMAIN_INTRODUCED) reply = IsIntroduced(static_cast<unsigned>(*domid)) ? std::string("T\0", 2) : std::string("F\0", 2);
-      Reply(connection, type, req_id, tx_id, reply);
+      // As in xenstored, the domain exists (and its watches fire) before the
+      // reply, so a caller can use the domain's socket once it has the reply.
       if (type == XS_INTRODUCE) Introduce(static_cast<unsigned>(*domid));
       if (type == XS_RELEASE) Release(static_cast<unsigned>(*domid));
+      Reply(connection, type, req_id, tx_id, reply);
       return;
     }
     default:

@@ -72,7 +72,7 @@ qmin::Status Seed(const qmin::Xenstore& xs, const std::string& file) {
   return {};
 }
 
-qmin::Status Command(const qmin::Xenstore& xs, const std::vector<std::string>& words) {
+qmin::Status Command(qmin::Xenstore& xs, const std::vector<std::string>& words) {
   const std::string& verb = words[0];
   const std::size_t operands = words.size() - 1;
   auto need = [&](std::size_t count) { return operands == count; };

@@ -1,0 +1,41 @@
+#include "text.h"
+
+#include <gtest/gtest.h>
+
+namespace qmin {
+namespace {
+
+TEST(ParseUnsignedTest, AcceptsPlainDecimal) {
+  EXPECT_EQ(ParseUnsigned("0", 10), 0U);
+  EXPECT_EQ(ParseUnsigned("122", 255), 122U);
+  EXPECT_EQ(ParseUnsigned("18446744073709551615", UINT64_MAX), UINT64_MAX);
+}
+
+TEST(ParseUnsignedTest, RejectsRatherThanRepairs) {
+  for (const char* bad : {"", " 1", "1 ", "+1", "-1", "01", "1a", "0x10", "١"})
+    EXPECT_FALSE(ParseUnsigned(bad, 1000)) << bad;
+}
+
+TEST(ParseUnsignedTest, RejectsAboveMaximum) {
+  EXPECT_FALSE(ParseUnsigned("256", 255));
+  EXPECT_EQ(ParseUnsigned("255", 255), 255U);
+  EXPECT_FALSE(ParseUnsigned("18446744073709551616", UINT64_MAX));
+  EXPECT_FALSE(ParseUnsigned("5", 3));
+}
+
+TEST(SplitTest, KeepsEmptyFields) {
+  EXPECT_EQ(Split("a::b", ':'), (std::vector<std::string_view>{"a", "", "b"}));
+  EXPECT_EQ(Split("", ':'), (std::vector<std::string_view>{""}));
+  EXPECT_EQ(Split("a:", ':'), (std::vector<std::string_view>{"a", ""}));
+}
+
+TEST(IsSafeNameTest, OnlyOnePlainPathComponent) {
+  EXPECT_TRUE(IsSafeName("evtchn"));
+  EXPECT_TRUE(IsSafeName("xenbus_backend"));
+  EXPECT_TRUE(IsSafeName("a.b-c"));
+  for (const char* bad : {"", ".", "..", "a/b", "a b", "a\nb", "$x", "a;b"})
+    EXPECT_FALSE(IsSafeName(bad)) << bad;
+}
+
+}  // namespace
+}  // namespace qmin

@@ -1,0 +1,207 @@
+// lib/xenstore against the xenstored test double, through the real
+// libxenstore: the same path our tools take.
+#include "xenstore.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace qmin {
+namespace {
+
+using Access = XenstorePerm::Access;
+
+class XenstoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* bin = std::getenv("QMIN_TEST_BIN");
+    if (bin == nullptr) GTEST_SKIP() << "QMIN_TEST_BIN is not set: no xenstored-fake to talk to";
+    socket_ = dir_ / "xenstored.sock";
+    const std::string fake = std::string(bin) + "/xenstored-fake";
+    pid_ = fork();
+    if (pid_ == 0) {
+      execl(fake.c_str(), fake.c_str(), socket_.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    struct stat st {};
+    for (int tries = 0; tries < 200 && stat(socket_.c_str(), &st) != 0; ++tries) usleep(10000);
+    ASSERT_EQ(stat(socket_.c_str(), &st), 0) << "xenstored-fake did not start";
+    setenv("XENSTORED_PATH", socket_.c_str(), 1);
+  }
+
+  void TearDown() override {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  Xenstore Connect(const std::string& socket) {
+    setenv("XENSTORED_PATH", socket.c_str(), 1);
+    Result<Xenstore> xs = Xenstore::Open();
+    setenv("XENSTORED_PATH", socket_.c_str(), 1);
+    EXPECT_TRUE(xs) << xs.error().Text();
+    return std::move(xs).value();
+  }
+
+  testing::ScopedTempDir dir_;
+  std::string socket_;
+  pid_t pid_ = -1;
+};
+
+TEST_F(XenstoreTest, WriteReadDirectoryRemove) {
+  Xenstore xs = Connect(socket_);
+  ASSERT_TRUE(xs.Write("/local/domain/5/name", "net-vm"));
+  ASSERT_TRUE(xs.Write("/local/domain/5/ip", "10.0.0.5 fd00::5"));
+  EXPECT_EQ(*xs.Read("/local/domain/5/name"), "net-vm");
+  EXPECT_EQ(*xs.Directory("/local/domain/5"), (std::vector<std::string>{"ip", "name"}));
+  ASSERT_TRUE(xs.Mkdir("/local/domain/5/data"));
+  EXPECT_EQ(*xs.Read("/local/domain/5/data"), "");
+  ASSERT_TRUE(xs.Remove("/local/domain/5"));
+  Result<std::string> gone = xs.Read("/local/domain/5/name");
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().Text(), "read xenstore /local/domain/5/name: No such file or directory");
+  EXPECT_EQ(gone.error().errnum, ENOENT);
+  EXPECT_TRUE(xs.Remove("/local/domain/5/never")) << "removing what is gone counts as done";
+}
+
+TEST_F(XenstoreTest, ValuesAreBytesNotStrings) {
+  Xenstore xs = Connect(socket_);
+  const std::string value("a\0b\nc", 5);
+  ASSERT_TRUE(xs.Write("/v", value));
+  EXPECT_EQ(*xs.Read("/v"), value);
+}
+
+TEST_F(XenstoreTest, RelativePathsLiveUnderTheCallersDomain) {
+  Xenstore xs = Connect(socket_);
+  ASSERT_TRUE(xs.Write("backend/vif/5/0/ip", "10.0.0.5"));
+  EXPECT_EQ(*xs.Read("/local/domain/0/backend/vif/5/0/ip"), "10.0.0.5");
+  EXPECT_EQ(*xs.DomainPath(7), "/local/domain/7");
+}
+
+TEST_F(XenstoreTest, PermissionsRoundTrip) {
+  Xenstore xs = Connect(socket_);
+  ASSERT_TRUE(xs.Write("/local/domain/5/data", ""));
+  const std::vector<XenstorePerm> perms = {{5, Access::kBoth}, {0, Access::kRead}};
+  ASSERT_TRUE(xs.SetPermissions("/local/domain/5/data", perms));
+  EXPECT_EQ(*xs.GetPermissions("/local/domain/5/data"), perms);
+}
+
+TEST_F(XenstoreTest, AGuestIsHeldToPermissions) {
+  Xenstore dom0 = Connect(socket_);
+  ASSERT_TRUE(dom0.Write("/local/domain/5/data", ""));
+  ASSERT_TRUE(dom0.SetPermissions("/local/domain/5", {{0, Access::kNone}, {5, Access::kRead}}));
+  ASSERT_TRUE(dom0.SetPermissions("/local/domain/5/data", {{5, Access::kBoth}}));
+  ASSERT_TRUE(dom0.Write("/local/domain/0/secret", "s"));
+  ASSERT_TRUE(dom0.IntroduceDomain(5, 0, 0));
+
+  Xenstore guest = Connect(socket_ + ".d5");
+  EXPECT_TRUE(guest.Write("data/ready", "1"));
+  EXPECT_EQ(*dom0.Read("/local/domain/5/data/ready"), "1");
+  Status denied = guest.Write("/local/domain/0/secret", "pwned");
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(denied.error().errnum, EACCES);
+  EXPECT_EQ(guest.Read("/local/domain/0/secret").error().errnum, EACCES);
+  EXPECT_EQ(guest.Write("name", "x").error().errnum, EACCES);
+  EXPECT_EQ(*dom0.Read("/local/domain/0/secret"), "s");
+}
+
+TEST_F(XenstoreTest, WatchFiresFirstAtOnceThenOnChangesBelow) {
+  Xenstore xs = Connect(socket_);
+  ASSERT_TRUE(xs.Watch("/local/domain/5", "tok"));
+  Result<WatchEvent> initial = xs.ReadWatch();
+  ASSERT_TRUE(initial);
+  EXPECT_EQ(initial->path, "/local/domain/5");
+  EXPECT_EQ(initial->token, "tok");
+  Xenstore writer = Connect(socket_);  // a watching connection makes no requests
+  ASSERT_TRUE(writer.Write("/local/domain/5/x", "1"));
+  EXPECT_EQ(xs.ReadWatch()->path, "/local/domain/5/x");
+  ASSERT_TRUE(writer.Write("/local/domain/5", "v"));
+  EXPECT_EQ(xs.ReadWatch()->path, "/local/domain/5");
+  ASSERT_TRUE(writer.Remove("/local/domain/5"));
+  EXPECT_EQ(xs.ReadWatch()->path, "/local/domain/5");
+}
+
+TEST_F(XenstoreTest, IntroduceAndReleaseFireSpecialWatches) {
+  Xenstore xs = Connect(socket_);
+  Xenstore toolstack = Connect(socket_);
+  ASSERT_TRUE(xs.Watch("@introduceDomain", "in"));
+  ASSERT_TRUE(xs.Watch("@releaseDomain", "out"));
+  EXPECT_EQ(xs.ReadWatch()->token, "in");
+  EXPECT_EQ(xs.ReadWatch()->token, "out");
+  ASSERT_TRUE(toolstack.IntroduceDomain(9, 0, 0));
+  Result<WatchEvent> born = xs.ReadWatch();
+  EXPECT_EQ(born->path, "@introduceDomain");
+  EXPECT_EQ(born->token, "in");
+  ASSERT_TRUE(toolstack.ReleaseDomain(9));
+  EXPECT_EQ(xs.ReadWatch()->path, "@releaseDomain");
+  ASSERT_TRUE(xs.Unwatch("@releaseDomain", "out"));
+}
+
+TEST_F(XenstoreTest, UnwatchDropsEventsNotYetRead) {
+  Xenstore xs = Connect(socket_);
+  ASSERT_TRUE(xs.Watch("/a", "a"));
+  ASSERT_TRUE(xs.Watch("/b", "b"));
+  ASSERT_TRUE(xs.Unwatch("/a", "a"));
+  EXPECT_EQ(xs.ReadWatch()->token, "b");
+}
+
+TEST_F(XenstoreTest, TransactionsCommitAbortAndConflict) {
+  Xenstore xs = Connect(socket_);
+  {
+    Result<Transaction> tx = xs.Begin();
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE(xs.Write("/t/a", "1", &*tx));
+    EXPECT_FALSE(xs.Read("/t/a")) << "not visible before commit";
+    ASSERT_TRUE(xs.Commit(*tx));
+  }
+  EXPECT_EQ(*xs.Read("/t/a"), "1");
+  {
+    Result<Transaction> tx = xs.Begin();
+    ASSERT_TRUE(xs.Write("/t/b", "2", &*tx));
+  }  // destroyed without commit: aborted
+  EXPECT_FALSE(xs.Read("/t/b"));
+
+  Xenstore other = Connect(socket_);
+  Result<Transaction> tx = xs.Begin();
+  ASSERT_TRUE(xs.Write("/t/c", "3", &*tx));
+  ASSERT_TRUE(other.Write("/t/a", "changed"));
+  Status conflict = xs.Commit(*tx);
+  ASSERT_FALSE(conflict);
+  EXPECT_EQ(conflict.error().errnum, EAGAIN);
+}
+
+TEST_F(XenstoreTest, InTransactionRetriesOnConflict) {
+  Xenstore xs = Connect(socket_);
+  Xenstore other = Connect(socket_);
+  int runs = 0;
+  Status status = xs.InTransaction([&](const Transaction& tx) -> Status {
+    ++runs;
+    if (runs == 1) (void)other.Write("/race", "x");  // makes the first commit conflict
+    return xs.Write("/counter", std::to_string(runs), &tx);
+  });
+  ASSERT_TRUE(status) << status.error().Text();
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(*xs.Read("/counter"), "2");
+}
+
+TEST(XenstoreOpenTest, NoDaemonIsASystemError) {
+  testing::ScopedTempDir dir;
+  setenv("XENSTORED_PATH", (dir / "absent.sock").c_str(), 1);
+  Result<Xenstore> xs = Xenstore::Open();
+  // Without a socket libxenstore falls back to /dev/xen/xenbus, absent here.
+  if (xs) GTEST_SKIP() << "this host has a xenstore device";
+  EXPECT_EQ(xs.error().exit, ExitCode::kTemporary);
+  EXPECT_EQ(xs.error().action, "connect to xenstore");
+}
+
+}  // namespace
+}  // namespace qmin
