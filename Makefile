@@ -2,8 +2,6 @@
 #   make                 static binaries in build/bin, simulation build in build/sim/bin
 #   make check           lint, lib/ unit tests, Bats suite
 #   make SANITIZE=1 check  the same under ASan+UBSan (dynamic link, build/asan/)
-#   make xen-check       real Xen in QEMU (test/xen)
-#   make bench           benchmarks (test/bench)
 #   make install DESTDIR=... PREFIX=...
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -49,7 +47,7 @@ SIM_BINS  := $(TOOLS:%=$(OUT)/sim/bin/%)
 FAKE_BINS := $(FAKE_TOOLS:%=$(OUT)/test/%)
 UNIT_TEST := $(OUT)/test/lib_test
 
-.PHONY: all sim check unit bats lint xen-check bench install clean
+.PHONY: all sim check unit bats lint install clean
 .SECONDARY:
 all: $(BINS) sim
 sim: $(SIM_BINS)
@@ -82,23 +80,16 @@ $(UNIT_TEST): $(TEST_SRCS:%.cc=$(OBJ)/%.o) $(FAKE_LIB_SRCS:%.cc=$(OBJ)/%.o) $(OB
 	  -Wl,-Bstatic $(LDLIBS) -Wl,-Bdynamic
 
 TEST_ENV := QMIN_BIN=$(CURDIR)/$(OUT)/bin QMIN_SIM_BIN=$(CURDIR)/$(OUT)/sim/bin \
-            QMIN_TEST_BIN=$(CURDIR)/$(OUT)/test
+            QMIN_TEST_BIN=$(CURDIR)/$(OUT)/test QMIN_SANITIZE=$(SANITIZE)
 
 check: lint unit bats
 unit: $(UNIT_TEST) $(FAKE_BINS)
 	$(TEST_ENV) $(UNIT_TEST) --gtest_brief=1
 bats: all $(FAKE_BINS)
-	$(TEST_ENV) bats --print-output-on-failure test/bats
+	$(TEST_ENV) bats --formatter tap --print-output-on-failure test/bats
 
-SHELL_SCRIPTS := .ci/run test/bats/test_helper.bash test/lint.sh
 lint:
 	bash test/lint.sh
-
-xen-check: all
-	@echo "xen-check: the real-Xen tier arrives with its own issue" >&2; exit 1
-
-bench: all
-	@echo "bench: no benchmarks yet" >&2; exit 1
 
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8

@@ -153,7 +153,8 @@ Result<Args> ParseArgs(const ToolSpec& tool, int argc, const char* const* argv) 
   if (args.help || args.version) return args;
   const std::size_t count = args.positionals().size();
   if (count < tool.min_positionals) return UsageError("missing operand");
-  if (count > tool.max_positionals) return UsageError("extra operand " + args.positionals()[tool.max_positionals]);
+  if (count > tool.max_positionals)
+    return UsageError("extra operand " + args.positionals()[tool.max_positionals]);
   return args;
 }
 
@@ -171,8 +172,10 @@ std::string HelpText(const ToolSpec& tool) {
     left.append(spec->short_name != 0 ? std::string("-") + spec->short_name + ", " : "    ");
     left.append("--").append(spec->long_name);
     if (!spec->arg_name.empty()) left.append(" ").append(spec->arg_name);
-    if (left.size() < 28) left.resize(28, ' ');
-    else left.append("  ");
+    if (left.size() < 28)
+      left.resize(28, ' ');
+    else
+      left.append("  ");
     text.append(left).append(spec->help).append("\n");
   }
   return text;
@@ -204,7 +207,8 @@ int RunTool(const ToolSpec& tool, int argc, const char* const* argv, const ToolB
   ExitCode exit_code = ExitCode::kSuccess;
   const Status status = body(*args, log, exit_code);
   if (!status) {
-    if (status.error().exit == ExitCode::kUsage && status.error().action == "parse the command line") {
+    if (status.error().exit == ExitCode::kUsage &&
+        status.error().action == "parse the command line") {
       log.Usage(status.error().reason);
     } else {
       log.Fatal(status.error());

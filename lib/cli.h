@@ -27,9 +27,9 @@ struct OptionSpec {
 };
 
 struct ToolSpec {
-  std::string_view name;       ///< "mkxendev"
-  std::string_view synopsis;   ///< what follows the name in a usage line
-  std::string_view summary;    ///< one line: what the tool does
+  std::string_view name;      ///< "mkxendev"
+  std::string_view synopsis;  ///< what follows the name in a usage line
+  std::string_view summary;   ///< one line: what the tool does
   std::vector<OptionSpec> options;
   std::size_t min_positionals = 0;
   std::size_t max_positionals = 0;

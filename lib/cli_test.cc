@@ -6,9 +6,12 @@ namespace qmin {
 namespace {
 
 const ToolSpec kTool = {
-    "demo", "[-hnv] [--wait SECONDS] NAME", "A demo tool.",
+    "demo",
+    "[-hnv] [--wait SECONDS] NAME",
+    "A demo tool.",
     {{"dry-run", 'n', "", "print the plan"}, {"wait", 'w', "SECONDS", "wait"}},
-    1, 1,
+    1,
+    1,
 };
 
 Result<Args> Parse(std::vector<const char*> words) {

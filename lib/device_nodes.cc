@@ -47,7 +47,8 @@ Result<NodeStep> PlanNode(const NodeSpec& spec) {
     return NodeStep{spec, NodeAction::kReplace,
                     std::string(1, type) + " " + Numbers(major(st.st_rdev), minor(st.st_rdev))};
   }
-  return InvalidError("create " + spec.path, std::string(KindInTheWay(st.st_mode)) + " is in the way");
+  return InvalidError("create " + spec.path,
+                      std::string(KindInTheWay(st.st_mode)) + " is in the way");
 }
 
 Status ApplyNode(const NodeStep& step) {
@@ -58,7 +59,8 @@ Status ApplyNode(const NodeStep& step) {
   if (mknod(temporary.c_str(), S_IFCHR | spec.mode, makedev(spec.major, spec.minor)) != 0)
     return SystemError("create " + spec.path, errno);
   // mknod() honours the umask; the mode we promise must not depend on it.
-  if (chmod(temporary.c_str(), spec.mode) != 0 || rename(temporary.c_str(), spec.path.c_str()) != 0) {
+  if (chmod(temporary.c_str(), spec.mode) != 0 ||
+      rename(temporary.c_str(), spec.path.c_str()) != 0) {
     const int saved = errno;
     unlink(temporary.c_str());
     return SystemError("create " + spec.path, saved);

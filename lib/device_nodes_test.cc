@@ -27,8 +27,10 @@ TEST(PlanNodeTest, FilesAndDirectoriesAreInTheWay) {
   ASSERT_EQ(mkdir((dir / "dir").c_str(), 0755), 0);
   ASSERT_EQ(symlink("/dev/null", (dir / "link").c_str()), 0);
   ASSERT_EQ(mkfifo((dir / "fifo").c_str(), 0600), 0);
-  const std::pair<const char*, const char*> cases[] = {
-      {"file", "a regular file"}, {"dir", "a directory"}, {"link", "a symbolic link"}, {"fifo", "a FIFO"}};
+  const std::pair<const char*, const char*> cases[] = {{"file", "a regular file"},
+                                                       {"dir", "a directory"},
+                                                       {"link", "a symbolic link"},
+                                                       {"fifo", "a FIFO"}};
   for (const auto& [name, kind] : cases) {
     Result<NodeStep> step = PlanNode(NodeSpec{dir / name, 10, 1, 0600});
     ASSERT_FALSE(step) << name;
@@ -72,7 +74,8 @@ TEST(ApplyNodeTest, FailureNamesThePathAndLeavesNoTemporary) {
   const NodeStep step{NodeSpec{dir / "missing/evtchn", 10, 1, 0600}, NodeAction::kCreate, ""};
   Status status = ApplyNode(step);
   ASSERT_FALSE(status);
-  EXPECT_EQ(status.error().Text(), "create " + (dir / "missing/evtchn") + ": No such file or directory");
+  EXPECT_EQ(status.error().Text(),
+            "create " + (dir / "missing/evtchn") + ": No such file or directory");
 }
 
 TEST(ParseDevNumbersTest, StrictMajorColonMinor) {
@@ -85,7 +88,8 @@ TEST(ParseDevNumbersTest, StrictMajorColonMinor) {
     ASSERT_FALSE(parsed) << bad;
     EXPECT_EQ(parsed.error().exit, ExitCode::kUsage);
   }
-  EXPECT_EQ(ParseDevNumbers("x\n", "dev").error().Text(), "parse dev: expected \"MAJOR:MINOR\", got \"x\\x0a\"");
+  EXPECT_EQ(ParseDevNumbers("x\n", "dev").error().Text(),
+            "parse dev: expected \"MAJOR:MINOR\", got \"x\\x0a\"");
 }
 
 }  // namespace

@@ -24,8 +24,7 @@ struct Error {
 };
 
 /// A failed system call: the reason is strerror(errnum).
-Error SystemError(std::string action, int errnum,
-                  ExitCode exit = ExitCode::kTemporary);
+Error SystemError(std::string action, int errnum, ExitCode exit = ExitCode::kTemporary);
 /// Bad input or configuration: exit 100, no errno.
 Error InvalidError(std::string action, std::string reason);
 
@@ -33,8 +32,8 @@ Error InvalidError(std::string action, std::string reason);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}            // NOLINT: implicit by design
-  Result(Error error) : data_(std::move(error)) {}        // NOLINT: implicit by design
+  Result(T value) : data_(std::move(value)) {}      // NOLINT: implicit by design
+  Result(Error error) : data_(std::move(error)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(data_); }
   explicit operator bool() const { return ok(); }

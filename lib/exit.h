@@ -7,11 +7,11 @@ namespace qmin {
 
 enum class ExitCode : int {
   kSuccess = 0,
-  kRefused = 1,          ///< negative answer or refused operation
-  kUsage = 100,          ///< usage error, invalid input or configuration
-  kTemporary = 111,      ///< system failure: xenstore, netlink, vchan, sysfs
-  kCannotExec = 126,     ///< found but could not be executed
-  kNotFound = 127,       ///< program or service not found
+  kRefused = 1,       ///< negative answer or refused operation
+  kUsage = 100,       ///< usage error, invalid input or configuration
+  kTemporary = 111,   ///< system failure: xenstore, netlink, vchan, sysfs
+  kCannotExec = 126,  ///< found but could not be executed
+  kNotFound = 127,    ///< program or service not found
 };
 
 inline int ToInt(ExitCode code) { return static_cast<int>(code); }

@@ -44,7 +44,8 @@ Result<std::vector<MiscDevice>> ParseMiscDevices(std::string_view text, std::str
     const std::size_t start = line.find_first_not_of(' ');
     const std::size_t space = line.find(' ', start == std::string_view::npos ? 0 : start);
     if (start == std::string_view::npos || space == std::string_view::npos)
-      return LineError(source, line_number, "expected \"MINOR NAME\", got " + QuoteForMessage(line));
+      return LineError(source, line_number,
+                       "expected \"MINOR NAME\", got " + QuoteForMessage(line));
     const auto minor = ParseUnsigned(line.substr(start, space - start), kMaxMinor);
     if (!minor)
       return LineError(source, line_number, "bad minor number in " + QuoteForMessage(line));

@@ -9,7 +9,8 @@ TEST(ParseMiscDevicesTest, ReadsTheKernelsFormat) {
   Result<std::vector<MiscDevice>> devices =
       ParseMiscDevices("122 xen/evtchn\n 60 cpu_dma_latency\n  1 psaux\n", "misc");
   ASSERT_TRUE(devices) << devices.error().Text();
-  EXPECT_EQ(*devices, (std::vector<MiscDevice>{{122, "xen/evtchn"}, {60, "cpu_dma_latency"}, {1, "psaux"}}));
+  EXPECT_EQ(*devices,
+            (std::vector<MiscDevice>{{122, "xen/evtchn"}, {60, "cpu_dma_latency"}, {1, "psaux"}}));
 }
 
 TEST(ParseMiscDevicesTest, EmptyFileHasNoDevices) {
@@ -35,8 +36,8 @@ TEST(ParseMiscDevicesTest, MalformedLinesAreNamedExactly) {
 }
 
 TEST(XenMiscDevicesTest, KeepsOnlyXenEntriesWithoutPrefix) {
-  Result<std::vector<MiscDevice>> xen =
-      XenMiscDevices({{122, "xen/evtchn"}, {60, "cpu_dma_latency"}, {125, "xen/xenbus"}, {5, "xenfoo"}}, "misc");
+  Result<std::vector<MiscDevice>> xen = XenMiscDevices(
+      {{122, "xen/evtchn"}, {60, "cpu_dma_latency"}, {125, "xen/xenbus"}, {5, "xenfoo"}}, "misc");
   ASSERT_TRUE(xen);
   EXPECT_EQ(*xen, (std::vector<MiscDevice>{{122, "evtchn"}, {125, "xenbus"}}));
 }

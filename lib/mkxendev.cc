@@ -43,7 +43,8 @@ Result<std::vector<MiscDevice>> ReadXenDevices(const std::string& misc_path) {
 Result<std::vector<MiscDevice>> WaitForXenDevices(const MkxendevOptions& options,
                                                   std::vector<std::string>& late) {
   const std::string misc_path = options.proc + "/misc";
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.wait_seconds);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(options.wait_seconds);
   for (;;) {
     Result<std::vector<MiscDevice>> devices = ReadXenDevices(misc_path);
     if (!devices) return devices;
@@ -68,7 +69,8 @@ Status CheckWritableDir(const std::string& dir) {
 Status PlanXenDir(const std::string& dev_dir, MkxendevPlan& plan) {
   struct stat st {};
   if (lstat(plan.xen_dir.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) return InvalidError("create " + plan.xen_dir, "something else is in the way");
+    if (!S_ISDIR(st.st_mode))
+      return InvalidError("create " + plan.xen_dir, "something else is in the way");
     return {};
   }
   if (errno != ENOENT) return SystemError("inspect " + plan.xen_dir, errno);
@@ -91,7 +93,8 @@ std::vector<MountSpec> MissingMounts(const MkxendevOptions& options, const std::
   const MountSpec wanted[] = {
       {"xenfs", "xenfs", options.proc + "/xen", "", 0},
       // gid 5 is the tty group on Alpine and Debian; xenconsoled opens ptys here.
-      {"devpts", "devpts", dev_dir + "/pts", "gid=5,mode=0620,ptmxmode=0666", MS_NOSUID | MS_NOEXEC},
+      {"devpts", "devpts", dev_dir + "/pts", "gid=5,mode=0620,ptmxmode=0666",
+       MS_NOSUID | MS_NOEXEC},
   };
   std::vector<MountSpec> missing;
   for (const MountSpec& spec : wanted)
@@ -157,7 +160,8 @@ std::vector<std::string> DescribeMkxendevPlan(const MkxendevPlan& plan) {
   return lines;
 }
 
-Status ApplyMkxendev(const MkxendevPlan& plan, const std::function<void(const std::string&)>& done) {
+Status ApplyMkxendev(const MkxendevPlan& plan,
+                     const std::function<void(const std::string&)>& done) {
   for (const MountSpec& spec : plan.mounts) {
     if (Status status = MountFileSystem(spec); !status) return status;
     done(DescribeMount(spec));

@@ -15,11 +15,11 @@
 namespace qmin {
 
 struct MkxendevOptions {
-  std::string root = "/";     ///< where /dev lives (image building, tests)
-  std::string proc = "/proc"; ///< where misc and mounts are read, and xenfs goes
-  std::string sys = "/sys";   ///< where class/tty/hvc0/dev is read
-  bool mount = true;          ///< mount xenfs and devpts where missing
-  unsigned wait_seconds = 0;  ///< how long to wait for late module init
+  std::string root = "/";      ///< where /dev lives (image building, tests)
+  std::string proc = "/proc";  ///< where misc and mounts are read, and xenfs goes
+  std::string sys = "/sys";    ///< where class/tty/hvc0/dev is read
+  bool mount = true;           ///< mount xenfs and devpts where missing
+  unsigned wait_seconds = 0;   ///< how long to wait for late module init
 };
 
 struct MkxendevPlan {

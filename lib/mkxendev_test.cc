@@ -75,7 +75,8 @@ TEST_F(MkxendevPlanTest, MissingDevDirectoryIsNamed) {
 }
 
 TEST(AwaitedXenDevicesTest, TheFourTheToolsOpen) {
-  EXPECT_EQ(AwaitedXenDevices(), (std::vector<std::string>{"evtchn", "gntdev", "privcmd", "xenbus"}));
+  EXPECT_EQ(AwaitedXenDevices(),
+            (std::vector<std::string>{"evtchn", "gntdev", "privcmd", "xenbus"}));
 }
 
 }  // namespace

@@ -11,10 +11,10 @@
 namespace qmin {
 
 struct MountSpec {
-  std::string fstype;   ///< "xenfs"
-  std::string source;   ///< "xenfs"
-  std::string target;   ///< "/proc/xen"
-  std::string options;  ///< passed as mount(2) data; may be empty
+  std::string fstype;       ///< "xenfs"
+  std::string source;       ///< "xenfs"
+  std::string target;       ///< "/proc/xen"
+  std::string options;      ///< passed as mount(2) data; may be empty
   unsigned long flags = 0;  ///< MS_NOSUID and the like
 };
 

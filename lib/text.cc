@@ -32,8 +32,8 @@ std::vector<std::string_view> Split(std::string_view text, char separator) {
 bool IsSafeName(std::string_view text) {
   if (text.empty() || text == "." || text == "..") return false;
   for (char c : text) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.' || c == '-';
     if (!ok) return false;
   }
   return true;

@@ -11,7 +11,6 @@ extern "C" {
 namespace qmin {
 namespace {
 
-
 Error XenstoreError(const std::string& verb, const std::string& path) {
   // libxenstore leaves errno 0 on some short reads; report something true.
   return SystemError(verb + " xenstore " + path, errno != 0 ? errno : EIO);
@@ -19,7 +18,9 @@ Error XenstoreError(const std::string& verb, const std::string& path) {
 
 template <typename T>
 struct FreeDeleter {
-  void operator()(T* pointer) const { std::free(pointer); }  // NOLINT: libxenstore allocates with malloc
+  void operator()(T* pointer) const {
+    std::free(pointer);
+  }  // NOLINT: libxenstore allocates with malloc
 };
 
 }  // namespace
@@ -39,7 +40,8 @@ Result<Xenstore> Xenstore::Open() {
   return Xenstore(handle);
 }
 
-Xenstore::Xenstore(Xenstore&& other) noexcept : handle_(other.handle_), pending_(std::move(other.pending_)) {
+Xenstore::Xenstore(Xenstore&& other) noexcept
+    : handle_(other.handle_), pending_(std::move(other.pending_)) {
   other.handle_ = nullptr;
 }
 
@@ -56,7 +58,8 @@ Result<std::string> Xenstore::Read(const std::string& path, const Transaction* t
   return std::string(value.get(), length);
 }
 
-Status Xenstore::Write(const std::string& path, const std::string& value, const Transaction* tx) const {
+Status Xenstore::Write(const std::string& path, const std::string& value,
+                       const Transaction* tx) const {
   errno = 0;
   if (!xs_write(handle_, TxId(tx), path.c_str(), value.data(), static_cast<unsigned>(value.size())))
     return XenstoreError("write", path);
@@ -71,14 +74,17 @@ Status Xenstore::Mkdir(const std::string& path, const Transaction* tx) const {
 
 Status Xenstore::Remove(const std::string& path, const Transaction* tx) const {
   errno = 0;
-  if (!xs_rm(handle_, TxId(tx), path.c_str()) && errno != ENOENT) return XenstoreError("remove", path);
+  if (!xs_rm(handle_, TxId(tx), path.c_str()) && errno != ENOENT)
+    return XenstoreError("remove", path);
   return {};
 }
 
-Result<std::vector<std::string>> Xenstore::Directory(const std::string& path, const Transaction* tx) const {
+Result<std::vector<std::string>> Xenstore::Directory(const std::string& path,
+                                                     const Transaction* tx) const {
   unsigned int count = 0;
   errno = 0;
-  std::unique_ptr<char*, FreeDeleter<char*>> names(xs_directory(handle_, TxId(tx), path.c_str(), &count));
+  std::unique_ptr<char*, FreeDeleter<char*>> names(
+      xs_directory(handle_, TxId(tx), path.c_str(), &count));
   if (!names) return XenstoreError("list", path);
   return std::vector<std::string>(names.get(), names.get() + count);
 }
@@ -94,9 +100,12 @@ Result<std::vector<XenstorePerm>> Xenstore::GetPermissions(const std::string& pa
   for (unsigned i = 0; i < count; ++i) {
     const xs_permissions& perm = perms.get()[i];
     XenstorePerm::Access access = XenstorePerm::Access::kNone;
-    if ((perm.perms & XS_PERM_READ) && (perm.perms & XS_PERM_WRITE)) access = XenstorePerm::Access::kBoth;
-    else if (perm.perms & XS_PERM_READ) access = XenstorePerm::Access::kRead;
-    else if (perm.perms & XS_PERM_WRITE) access = XenstorePerm::Access::kWrite;
+    if ((perm.perms & XS_PERM_READ) && (perm.perms & XS_PERM_WRITE))
+      access = XenstorePerm::Access::kBoth;
+    else if (perm.perms & XS_PERM_READ)
+      access = XenstorePerm::Access::kRead;
+    else if (perm.perms & XS_PERM_WRITE)
+      access = XenstorePerm::Access::kWrite;
     result.push_back(XenstorePerm{perm.id, access});
   }
   return result;
@@ -114,7 +123,8 @@ Status Xenstore::SetPermissions(const std::string& path, const std::vector<Xenst
     raw.push_back(xs_permissions{perm.domid, bits});
   }
   errno = 0;
-  if (!xs_set_permissions(handle_, TxId(tx), path.c_str(), raw.data(), static_cast<unsigned>(raw.size())))
+  if (!xs_set_permissions(handle_, TxId(tx), path.c_str(), raw.data(),
+                          static_cast<unsigned>(raw.size())))
     return XenstoreError("set permissions of", path);
   return {};
 }
@@ -150,14 +160,17 @@ Result<WatchEvent> Xenstore::ReadWatchFromDaemon() const {
   unsigned int count = 0;
   errno = 0;
   std::unique_ptr<char*, FreeDeleter<char*>> event(xs_read_watch(handle_, &count));
-  if (!event || count < 2) return SystemError("read a xenstore watch event", errno != 0 ? errno : EIO);
+  if (!event || count < 2)
+    return SystemError("read a xenstore watch event", errno != 0 ? errno : EIO);
   return WatchEvent{event.get()[XS_WATCH_PATH], event.get()[XS_WATCH_TOKEN]};
 }
 
 Result<std::string> Xenstore::DomainPath(unsigned domid) const {
   errno = 0;
   std::unique_ptr<char, FreeDeleter<char>> path(xs_get_domain_path(handle_, domid));
-  if (!path) return SystemError("get the xenstore path of domain " + std::to_string(domid), errno != 0 ? errno : EIO);
+  if (!path)
+    return SystemError("get the xenstore path of domain " + std::to_string(domid),
+                       errno != 0 ? errno : EIO);
   return std::string(path.get());
 }
 
@@ -191,7 +204,8 @@ Status Xenstore::Commit(Transaction& tx) const {
   return {};
 }
 
-Status Xenstore::InTransaction(const std::function<Status(const Transaction&)>& work, int attempts) const {
+Status Xenstore::InTransaction(const std::function<Status(const Transaction&)>& work,
+                               int attempts) const {
   for (int attempt = 1;; ++attempt) {
     Result<Transaction> tx = Begin();
     if (!tx) return tx.error();

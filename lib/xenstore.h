@@ -64,11 +64,13 @@ class Xenstore {
   // Paths may be absolute or relative to the caller's /local/domain/<id>.
   // Each call may run inside `tx`; nullptr means outside any transaction.
   Result<std::string> Read(const std::string& path, const Transaction* tx = nullptr) const;
-  Status Write(const std::string& path, const std::string& value, const Transaction* tx = nullptr) const;
+  Status Write(const std::string& path, const std::string& value,
+               const Transaction* tx = nullptr) const;
   Status Mkdir(const std::string& path, const Transaction* tx = nullptr) const;
   /// Removes a node and everything below it; a missing node is not an error.
   Status Remove(const std::string& path, const Transaction* tx = nullptr) const;
-  Result<std::vector<std::string>> Directory(const std::string& path, const Transaction* tx = nullptr) const;
+  Result<std::vector<std::string>> Directory(const std::string& path,
+                                             const Transaction* tx = nullptr) const;
   Result<std::vector<XenstorePerm>> GetPermissions(const std::string& path,
                                                    const Transaction* tx = nullptr) const;
   Status SetPermissions(const std::string& path, const std::vector<XenstorePerm>& perms,
@@ -93,7 +95,8 @@ class Xenstore {
   Status Commit(Transaction& tx) const;
   /// Runs `work` in a transaction and commits, retrying on conflict up to
   /// `attempts` times.
-  Status InTransaction(const std::function<Status(const Transaction&)>& work, int attempts = 10) const;
+  Status InTransaction(const std::function<Status(const Transaction&)>& work,
+                       int attempts = 10) const;
 
  private:
   explicit Xenstore(xs_handle* handle) : handle_(handle) {}

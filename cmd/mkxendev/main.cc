@@ -38,7 +38,9 @@ qmin::Status Run(const qmin::Args& args, qmin::Log& log, qmin::ExitCode& /*exit_
   options.mount = !args.Has("no-mount");
   if (args.Has("wait")) {
     const auto seconds = qmin::ParseUnsigned(args.Get("wait"), 3600);
-    if (!seconds) return qmin::InvalidError("parse the command line", "--wait needs whole seconds from 0 to 3600");
+    if (!seconds)
+      return qmin::InvalidError("parse the command line",
+                                "--wait needs whole seconds from 0 to 3600");
     options.wait_seconds = static_cast<unsigned>(*seconds);
   }
   qmin::Result<qmin::MkxendevPlan> plan = qmin::PlanMkxendev(options);
@@ -46,7 +48,8 @@ qmin::Status Run(const qmin::Args& args, qmin::Log& log, qmin::ExitCode& /*exit_
   if (args.Has("dry-run")) {
     for (const std::string& line : qmin::DescribeMkxendevPlan(*plan)) Print(line);
   } else {
-    qmin::Status applied = qmin::ApplyMkxendev(*plan, [&](const std::string& line) { log.Info(line); });
+    qmin::Status applied =
+        qmin::ApplyMkxendev(*plan, [&](const std::string& line) { log.Info(line); });
     if (!applied) return applied;
   }
   return qmin::CheckLateDevices(*plan, options);

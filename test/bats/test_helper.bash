@@ -76,7 +76,8 @@ xenstore_stop() {
 }
 
 # xenstore_add_domain N NAME: what xl does for a new domain, in the double:
-# its home owned by dom0 and readable by N, data/ writable by N, introduced.
+# its home owned by dom0 and readable by N, data/ owned by N (others: none),
+# introduced, as libxl sets it up.
 xenstore_add_domain() {
 	local domid="$1" name="$2" home="/local/domain/$1"
 	"$XSCTL" write "$home/name" "$name"
@@ -85,7 +86,7 @@ xenstore_add_domain() {
 	"$XSCTL" chmod "$home" n0 "r$domid"
 	"$XSCTL" chmod "$home/name" n0 "r$domid"
 	"$XSCTL" chmod "$home/domid" n0 "r$domid"
-	"$XSCTL" chmod "$home/data" "b$domid"
+	"$XSCTL" chmod "$home/data" "n$domid"
 	"$XSCTL" introduce "$domid"
 }
 

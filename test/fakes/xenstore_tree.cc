@@ -12,8 +12,8 @@ constexpr std::size_t kMaxAbsolutePath = 3072;
 constexpr std::size_t kMaxRelativePath = 2048;
 
 bool ValidPathChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '/' || c == '_' || c == '@';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '/' || c == '_' || c == '@';
 }
 
 std::string Parent(const std::string& path) {
@@ -78,7 +78,9 @@ bool Tree::Allows(unsigned caller, const std::string& path, char needed) const {
   return access == 'b' || access == needed;
 }
 
-bool Tree::CanRead(unsigned caller, const std::string& path) const { return Allows(caller, path, 'r'); }
+bool Tree::CanRead(unsigned caller, const std::string& path) const {
+  return Allows(caller, path, 'r');
+}
 
 int Tree::Read(unsigned caller, const std::string& path, std::string& value) const {
   const auto it = nodes_.find(path);
@@ -131,13 +133,15 @@ int Tree::Remove(unsigned caller, const std::string& path, std::vector<Change>& 
   if (!Exists(path)) return Exists(Parent(path)) ? 0 : ENOENT;
   if (!Allows(caller, path, 'w')) return EACCES;
   auto it = nodes_.find(path);
-  while (it != nodes_.end() && (it->first == path || IsBelow(it->first, path))) it = nodes_.erase(it);
+  while (it != nodes_.end() && (it->first == path || IsBelow(it->first, path)))
+    it = nodes_.erase(it);
   changes.push_back(Change{path, true});
   ++generation_;
   return 0;
 }
 
-int Tree::Directory(unsigned caller, const std::string& path, std::vector<std::string>& names) const {
+int Tree::Directory(unsigned caller, const std::string& path,
+                    std::vector<std::string>& names) const {
   if (!Exists(path)) return ENOENT;
   if (!CanRead(caller, path)) return EACCES;
   const std::string prefix = path == "/" ? "/" : path + "/";

@@ -78,7 +78,8 @@ TEST(PermTest, ParseAndFormat) {
   ASSERT_TRUE(ParsePerm("r5", perm));
   EXPECT_EQ(perm, (Perm{5, 'r'}));
   EXPECT_EQ(FormatPerm(Perm{0, 'b'}), "b0");
-  for (const char* bad : {"", "r", "x5", "r-1", "r65536"}) EXPECT_FALSE(ParsePerm(bad, perm)) << bad;
+  for (const char* bad : {"", "r", "x5", "r-1", "r65536"})
+    EXPECT_FALSE(ParsePerm(bad, perm)) << bad;
 }
 
 }  // namespace

@@ -67,20 +67,25 @@ Server::~Server() {
   for (const auto& [fd, connection] : connections_) close(fd);
 }
 
+// Binds under a temporary name and renames into place once listening, so a
+// client that sees the socket file can connect to it.
 bool Server::OpenListener(unsigned domid, const std::string& path) {
+  const std::string temporary = path + ".new";
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof address.sun_path) {
+  if (temporary.size() >= sizeof address.sun_path) {
     errno = ENAMETOOLONG;
     return false;
   }
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  std::memcpy(address.sun_path, temporary.c_str(), temporary.size() + 1);
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
-  unlink(path.c_str());
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || listen(fd, 64) != 0) {
+  unlink(temporary.c_str());
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || listen(fd, 64) != 0 ||
+      rename(temporary.c_str(), path.c_str()) != 0) {
     const int saved = errno;
     close(fd);
+    unlink(temporary.c_str());
     errno = saved;
     return false;
   }
@@ -156,7 +161,8 @@ void Server::Reply(Connection& connection, std::uint32_t type, std::uint32_t req
   if (!WriteAll(connection.fd, message)) closing_.push_back(connection.fd);
 }
 
-void Server::ReplyError(Connection& connection, std::uint32_t req_id, std::uint32_t tx_id, int err) {
+void Server::ReplyError(Connection& connection, std::uint32_t req_id, std::uint32_t tx_id,
+                        int err) {
   Reply(connection, XS_ERROR, req_id, tx_id, ErrorName(err) + std::string(1, '\0'));
 }
 
@@ -313,7 +319,9 @@ void Server::Dispatch(Connection& connection, std::uint32_t type, std::uint32_t 
         return SendEvent(connection, watch.given, watch);  // the initial event
       }
       const std::size_t before = watches.size();
-      std::erase_if(watches, [&](const Watch& w) { return w.given == watch.given && w.token == watch.token; });
+      std::erase_if(watches, [&](const Watch& w) {
+        return w.given == watch.given && w.token == watch.token;
+      });
       err = watches.size() == before ? ENOENT : 0;
       break;
     }
@@ -352,7 +360,9 @@ void Server::Dispatch(Connection& connection, std::uint32_t type, std::uint32_t 
       if ((type == XS_INTRODUCE || type == XS_RELEASE) && caller != 0)
         return ReplyError(connection, req_id, tx_id, EACCES);
       if (type == XS_GET_DOMAIN_PATH) reply = "/local/domain/" + std::to_string(*domid) + '\0';
-      if (type == XS_IS_DOMAIN_INTRODUCED) reply = IsIntroduced(static_cast<unsigned>(*domid)) ? std::string("T\0", 2) : std::string("F\0", 2);
+      if (type == XS_IS_DOMAIN_INTRODUCED)
+        reply = IsIntroduced(static_cast<unsigned>(*domid)) ? std::string("T\0", 2)
+                                                            : std::string("F\0", 2);
       // As in xenstored, the domain exists (and its watches fire) before the
       // reply, so a caller can use the domain's socket once it has the reply.
       if (type == XS_INTRODUCE) Introduce(static_cast<unsigned>(*domid));

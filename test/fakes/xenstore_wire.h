@@ -18,7 +18,7 @@
 namespace qmin::fake {
 
 struct Watch {
-  std::string path;   ///< absolute, or "@introduceDomain"/"@releaseDomain"
+  std::string path;  ///< absolute, or "@introduceDomain"/"@releaseDomain"
   std::string token;
   std::string given;  ///< as the client wrote it; events report paths in the same form
 };

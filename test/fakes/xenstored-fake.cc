@@ -16,8 +16,12 @@ volatile sig_atomic_t g_stop = 0;  // a signal handler's only way out
 void RequestStop(int) { g_stop = 1; }
 
 const qmin::ToolSpec kTool = {
-    "xenstored-fake", "[-hv] SOCKET",
-    "A xenstored test double on a UNIX socket; INTRODUCE of domain N adds SOCKET.dN.", {}, 1, 1};
+    "xenstored-fake",
+    "[-hv] SOCKET",
+    "A xenstored test double on a UNIX socket; INTRODUCE of domain N adds SOCKET.dN.",
+    {},
+    1,
+    1};
 
 qmin::Status Run(const qmin::Args& args, qmin::Log& /*log*/, qmin::ExitCode& /*exit_code*/) {
   struct sigaction action {};

@@ -22,7 +22,8 @@ const qmin::ToolSpec kTool = {
     "introduce DOMID | release DOMID | seed FILE",
     "A xenstore client for tests.",
     {{"domain", 0, "N", "act as domain N through $XENSTORED_PATH.dN"}},
-    1, 64,
+    1,
+    64,
 };
 
 void Print(const std::string& text) {
@@ -39,7 +40,8 @@ qmin::Status Dump(const qmin::Xenstore& xs, const std::string& path) {
   if (!children) return children.error();
   std::sort(children->begin(), children->end());
   for (const std::string& child : *children) {
-    if (qmin::Status status = Dump(xs, path == "/" ? "/" + child : path + "/" + child); !status) return status;
+    if (qmin::Status status = Dump(xs, path == "/" ? "/" + child : path + "/" + child); !status)
+      return status;
   }
   return {};
 }
@@ -47,7 +49,8 @@ qmin::Status Dump(const qmin::Xenstore& xs, const std::string& path) {
 qmin::Result<std::vector<qmin::XenstorePerm>> ParsePerms(const std::vector<std::string>& words) {
   std::vector<qmin::XenstorePerm> perms;
   for (const std::string& word : words) {
-    const auto domid = word.size() >= 2 ? qmin::ParseUnsigned(word.substr(1), 0xffff) : std::nullopt;
+    const auto domid =
+        word.size() >= 2 ? qmin::ParseUnsigned(word.substr(1), 0xffff) : std::nullopt;
     const std::string kinds = "nrwb";
     if (!domid || kinds.find(word[0]) == std::string::npos)
       return qmin::InvalidError("parse permission " + word, "expected n|r|w|b and a domain id");
@@ -64,8 +67,10 @@ qmin::Status Seed(const qmin::Xenstore& xs, const std::string& file) {
   for (std::string_view line : qmin::Split(*text, '\n')) {
     if (line.empty() || line[0] == '#') continue;
     const std::size_t equals = line.find('=');
-    if (equals == std::string_view::npos) return qmin::InvalidError("parse " + file, "expected PATH=VALUE");
-    if (qmin::Status status = xs.Write(std::string(line.substr(0, equals)), std::string(line.substr(equals + 1)));
+    if (equals == std::string_view::npos)
+      return qmin::InvalidError("parse " + file, "expected PATH=VALUE");
+    if (qmin::Status status =
+            xs.Write(std::string(line.substr(0, equals)), std::string(line.substr(equals + 1)));
         !status)
       return status;
   }
@@ -97,7 +102,8 @@ qmin::Status Command(qmin::Xenstore& xs, const std::vector<std::string>& words) 
     if (!perms) return perms.error();
     std::string line;
     for (const auto& perm : *perms)
-      line += (line.empty() ? "" : " ") + std::string(1, static_cast<char>(perm.access)) + std::to_string(perm.domid);
+      line += (line.empty() ? "" : " ") + std::string(1, static_cast<char>(perm.access)) +
+              std::to_string(perm.domid);
     Print(line);
   } else if (verb == "chmod" && operands >= 2) {
     auto perms = ParsePerms(std::vector<std::string>(words.begin() + 2, words.end()));
@@ -120,7 +126,8 @@ qmin::Status Command(qmin::Xenstore& xs, const std::vector<std::string>& words) 
   } else if (verb == "seed" && need(1)) {
     return Seed(xs, words[1]);
   } else {
-    return qmin::InvalidError("parse the command line", "unknown command or wrong operands: " + verb);
+    return qmin::InvalidError("parse the command line",
+                              "unknown command or wrong operands: " + verb);
   }
   return {};
 }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Static checks that `make check` runs: clang-format, clang-tidy, shellcheck
+# and mandoc. Each failure is printed; the script fails if any check failed.
+set -u
+cd "$(dirname "$0")/.." || exit 111
+failed=0
+note() { printf 'lint: %s\n' "$*" >&2; }
+
+mapfile -t cxx < <(git ls-files 'lib/*.h' 'lib/*.cc' 'cmd/*.cc' 'test/fakes/*.h' 'test/fakes/*.cc' 2>/dev/null ||
+	find lib cmd test/fakes -name '*.h' -o -name '*.cc')
+clang-format --dry-run --Werror "${cxx[@]}" || { note "clang-format: run clang-format -i on the files above"; failed=1; }
+
+mapfile -t tidy < <(printf '%s\n' "${cxx[@]}" | grep '\.cc$' | grep -v '_test\.cc$')
+clang-tidy --quiet "${tidy[@]}" -- -std=c++20 -iquote lib -iquote test/fakes 2>/dev/null ||
+	{ note "clang-tidy failed"; failed=1; }
+
+mapfile -t scripts < <(git ls-files '.ci/run' '*.sh' '*.bash' '*.bats' 'init.d/*' 'hotplug/*' 2>/dev/null)
+shellcheck -x "${scripts[@]}" || { note "shellcheck failed"; failed=1; }
+
+pages=(man/*.[0-9])
+for page in "${pages[@]}"; do
+	mandoc -Tlint -Wwarning "$page" || { note "mandoc: $page"; failed=1; }
+done
+
+[ "$failed" -eq 0 ] && note "clean: ${#cxx[@]} C++ files, ${#scripts[@]} shell scripts, ${#pages[@]} man pages"
+exit "$failed"

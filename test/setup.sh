@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that qmin's build and tests use. Run as
+# root; safe to run again. Nothing else is assumed to be on the machine.
+set -euo pipefail
+packages=(
+	g++ make binutils git file ca-certificates # build; `file` checks static linking
+	libxen-dev                                  # libxenstore.a, libxenvchan.a and headers
+	googletest libgtest-dev                     # lib/ unit tests
+	bats bats-assert bats-support               # tool tests (Bats 1.8.2)
+	clang-format clang-tidy shellcheck mandoc   # lint, part of make check
+	util-linux iproute2                         # unshare for mount tests; network namespaces
+)
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup: run as root (apt-get install)" >&2
+	exit 100
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${packages[@]}"
