@@ -1,0 +1,36 @@
+#!/usr/bin/env bats
+# What the build and `make install` deliver.
+# bats file_tags=build, static-build
+
+load test_helper
+
+@test "every tool under cmd/ has a man page and Bats tests" {
+	local dir tool
+	for dir in "$QMIN_ROOT"/cmd/*/; do
+		tool=$(basename "$dir")
+		compgen -G "$QMIN_ROOT/man/$tool.[0-9]" >/dev/null || fail "$tool has no man page"
+		[ -f "$QMIN_ROOT/test/bats/$tool.bats" ] || fail "$tool has no Bats tests"
+	done
+}
+
+@test "every production binary is statically linked" {
+	local bin
+	for bin in "$QMIN_BIN"/* "$QMIN_SIM_BIN"/*; do
+		run file "$bin"
+		assert_output --partial "statically linked"
+	done
+}
+
+@test "make install puts binaries, man pages, init scripts and examples in place" {
+	local dest="$BATS_TEST_TMPDIR/dest"
+	run_logged make -s -C "$QMIN_ROOT" install DESTDIR="$dest" PREFIX=/usr
+	assert_success
+	[ -x "$dest/usr/sbin/mkxendev" ]
+	[ -f "$dest/usr/share/man/man8/mkxendev.8" ]
+	[ -x "$dest/etc/init.d/mkxendev" ]
+	[ -f "$dest/usr/share/qmin/examples/conf.d/mkxendev" ]
+	run grep '^command=' "$dest/etc/init.d/mkxendev"
+	assert_output 'command="/usr/sbin/mkxendev"'
+	run "$dest/usr/sbin/mkxendev" --version
+	assert_success
+}
