@@ -2,6 +2,7 @@
 #   make                 static binaries in build/bin, simulation build in build/sim/bin
 #   make check           lint, lib/ unit tests, Bats suite
 #   make SANITIZE=1 check  the same under ASan+UBSan (dynamic link, build/asan/)
+#   make xen-check       real Xen 4.17 in QEMU (test/xen/run.sh)
 #   make install DESTDIR=... PREFIX=...
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -47,7 +48,7 @@ SIM_BINS  := $(TOOLS:%=$(OUT)/sim/bin/%)
 FAKE_BINS := $(FAKE_TOOLS:%=$(OUT)/test/%)
 UNIT_TEST := $(OUT)/test/lib_test
 
-.PHONY: all sim check unit bats lint install clean
+.PHONY: all sim check unit bats lint xen-check install clean
 .SECONDARY:
 all: $(BINS) sim
 sim: $(SIM_BINS)
@@ -73,6 +74,11 @@ $(OUT)/test/%: $(OBJ)/test/fakes/%.o $(FAKE_LIB_SRCS:%.cc=$(OBJ)/%.o) $(OBJ)/lib
 	@mkdir -p $(dir $@)
 	$(CXX) $(ALLFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# A libxenvchan test program for the real-Xen tier, until qrx carries vchan.
+$(OUT)/test/vchan-probe: $(OBJ)/test/xen/vchan-probe.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CXX) $(ALLFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # Unit tests link dynamically: Debian's gtest is built for that.
 $(UNIT_TEST): $(TEST_SRCS:%.cc=$(OBJ)/%.o) $(FAKE_LIB_SRCS:%.cc=$(OBJ)/%.o) $(OBJ)/lib/vchan_xen.o $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -92,6 +98,11 @@ bats: all $(FAKE_BINS)
 
 lint:
 	bash test/lint.sh
+
+# Real Xen in QEMU (root; downloads Debian's Xen and kernel packages once).
+xen-check: all $(FAKE_BINS) $(OUT)/test/vchan-probe
+	bash test/xen/run.sh
+	bats --formatter tap test/xen/harness.bats
 
 # OpenRC scripts are templates: @SBINDIR@ becomes where the tools are installed.
 INIT_SCRIPTS := $(basename $(notdir $(wildcard init.d/*.in)))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test run, as README gives it: set-up, then every tier that exists
 # (lint, unit and Bats on the static build, unit and Bats again under
-# ASan+UBSan; lint does not depend on the build, so it runs once), then one closing line "qmin: N passed, N failed, N skipped".
+# ASan+UBSan; lint does not depend on the build, so it runs once; then real
+# Xen in QEMU), then one closing line "qmin: N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 111
 bash test/setup.sh || exit 111
@@ -41,6 +42,7 @@ stage() {
 stage build make -j"$(nproc)" all
 stage check make -j"$(nproc)" check
 stage sanitize make -j"$(nproc)" SANITIZE=1 unit bats
+stage xen-check make xen-check
 
 # A stage that failed without failing a test (a build or lint error) still fails the run.
 [ "$broken" -gt 0 ] && [ "$failed" -eq 0 ] && failed=$broken

@@ -1,0 +1,82 @@
+# Helpers for dom0's /init and the scenarios in the real-Xen tier (busybox sh).
+# shellcheck shell=sh
+
+# now: seconds since boot, with hundredths.
+now() {
+	cut -d ' ' -f 1 /proc/uptime
+}
+
+# result NAME PASS|FAIL START [REASON]: one result line on the console.
+result() {
+	elapsed=$(awk -v a="$3" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
+	echo "QMIN-RESULT $1 $2 $elapsed${4:+ $(echo "$4" | tr '\n' ' ' | sed 's/ *$//')}"
+}
+
+# run_scenario FILE: runs one scenario with a time limit; prints its result,
+# and its last output lines when it fails. "# timeout: N" in the file sets the limit.
+run_scenario() {
+	name=$(basename "$1" .sh)
+	limit=$(sed -n 's/^# timeout: *\([0-9]*\)$/\1/p' "$1")
+	start=$(now)
+	if timeout -s KILL "${limit:-120}" sh "$1" >"/tmp/$name.log" 2>&1; then
+		result "$name" PASS "$start"
+	else
+		status=$?
+		reason="exit $status"
+		[ "$status" -eq 137 ] && reason="killed after ${limit:-120} s"
+		result "$name" FAIL "$start" "$reason"
+		tail -n 25 "/tmp/$name.log" | sed "s/^/QMIN-LOG $name: /"
+	fi
+}
+
+# fail MESSAGE: ends a scenario with a reason.
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+
+# guest_create NAME TYPE ROLE [ARG]: creates a guest running /qmin/guest/ROLE.sh
+# with ARG, paused; prints its domain ID. `xl unpause NAME` starts it.
+guest_create() {
+	cat >"/etc/xen/$1.cfg" <<-CFG
+		name = "$1"
+		type = "$2"
+		memory = 128
+		vcpus = 1
+		kernel = "/qmin/guest-kernel.gz"
+		ramdisk = "/qmin/guest-initrd.gz"
+		extra = "console=hvc0 quiet qmin_role=$3 qmin_arg=${4:-none}"
+		on_poweroff = "destroy"
+		on_crash = "destroy"
+	CFG
+	xl create -p "/etc/xen/$1.cfg" >"/tmp/xl-create-$1.log" 2>&1 || {
+		cat "/tmp/xl-create-$1.log"
+		return 1
+	}
+	xl domid "$1"
+}
+
+# wait_for_key PATH SECONDS: waits until xenstore has PATH; prints its value.
+wait_for_key() {
+	waited=0
+	while ! xenstore-read "$1" 2>/dev/null; do
+		[ "$waited" -lt "$(($2 * 10))" ] || return 1
+		sleep 0.1
+		waited=$((waited + 1))
+	done
+}
+
+# guest_gone NAME SECONDS: waits until the guest no longer exists.
+guest_gone() {
+	waited=0
+	while xl domid "$1" >/dev/null 2>&1; do
+		[ "$waited" -lt "$2" ] || return 1
+		sleep 1
+		waited=$((waited + 1))
+	done
+}
+
+# guest_console NAME: what the guest printed, for a failing scenario's log.
+guest_console() {
+	tail -n 20 "/var/log/xen/console/guest-$1.log" 2>/dev/null
+}
