@@ -10,12 +10,13 @@ DESTDIR   ?=
 CXX       ?= g++
 SANITIZE  ?= 0
 
-TOOLS     := mkxendev
+TOOLS     := mkxendev qrx-broker
 # Where each tool is installed: hotplug scripts go to /etc/xen/scripts.
-SBIN_TOOLS := mkxendev
+SBIN_TOOLS := mkxendev qrx-broker
 
-LIB_SRCS  := lib/cli.cc lib/device_nodes.cc lib/error.cc lib/files.cc lib/log.cc lib/misc_devices.cc \
-             lib/mkxendev.cc lib/mounts.cc lib/text.cc lib/xenstore.cc
+LIB_SRCS  := lib/broker_policy.cc lib/cli.cc lib/device_nodes.cc lib/error.cc lib/files.cc lib/log.cc \
+             lib/misc_devices.cc lib/mkxendev.cc lib/mounts.cc lib/policy.cc lib/policy_eval.cc \
+             lib/policy_store.cc lib/text.cc lib/vm_facts.cc lib/xenstore.cc lib/xlcfg.cc
 TEST_SRCS := lib/cli_test.cc lib/device_nodes_test.cc lib/error_test.cc lib/files_test.cc \
              lib/log_test.cc lib/misc_devices_test.cc lib/mkxendev_test.cc lib/mounts_test.cc \
              lib/text_test.cc lib/xenstore_test.cc test/fakes/xenstore_tree_test.cc
@@ -120,4 +121,4 @@ install: $(BINS)
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(OBJ) -name '*.d' -type f 2>/dev/null)

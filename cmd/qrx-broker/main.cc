@@ -1,0 +1,78 @@
+// qrx-broker: qrexec policy in dom0. For now: --evaluate, -n, and the
+// daemon's policy loading and reloading.
+#include <unistd.h>
+
+#include "broker_policy.h"
+#include "cli.h"
+
+namespace {
+
+// clang-format off
+const qmin::ToolSpec kTool = {
+    "qrx-broker",
+    "[-dhnv] [--evaluate] [--vm-dir DIR] [--policy-dir DIR]... [--legacy-policy-dir DIR] "
+    "[SOURCE TARGET SERVICE[+ARG]]",
+    "Route qrexec calls between VMs by Qubes' policy.d rules.",
+    {
+        {"debug",             'd', "",    "stay in the foreground and log to standard error"},
+        {"check",             'n', "",    "check the policy and the VM definitions, then exit"},
+        {"evaluate",          0,   "",    "print the decision for SOURCE TARGET SERVICE[+ARG] and exit"},
+        {"legacy-policy-dir", 0,   "DIR", "what !compat-4.0 reads (default /etc/qubes-rpc/policy)"},
+        {"policy-dir",        0,   "DIR", "a policy directory; repeat for more, earlier wins on equal names"},
+        {"vm-dir",            0,   "DIR", "VM definitions (default /etc/xvm)"},
+    },
+    0, 3,
+};
+// clang-format on
+
+void Print(int fd, const std::string& text) {
+  const std::string line = text + "\n";
+  ssize_t ignored = write(fd, line.data(), line.size());
+  (void)ignored;
+}
+
+qmin::PolicySources Sources(const qmin::Args& args) {
+  qmin::PolicySources sources;
+  if (args.Has("policy-dir")) sources.policy_dirs = args.GetAll("policy-dir");
+  sources.vm_dir = args.Get("vm-dir", sources.vm_dir);
+  sources.legacy_dir = args.Get("legacy-policy-dir", sources.legacy_dir);
+  return sources;
+}
+
+qmin::Status Evaluate(const qmin::Args& args, qmin::ExitCode& exit_code) {
+  const auto& words = args.positionals();
+  if (words.size() != 3)
+    return qmin::InvalidError("parse the command line",
+                              "--evaluate needs SOURCE TARGET SERVICE[+ARG]");
+  const qmin::Evaluation evaluation =
+      qmin::EvaluateOnce(Sources(args), words[0], words[1], words[2]);
+  for (const std::string& error : evaluation.report.errors) Print(STDERR_FILENO, error);
+  Print(STDOUT_FILENO, qmin::FormatDecision(evaluation.decision));
+  exit_code = static_cast<qmin::ExitCode>(qmin::DecisionExitCode(evaluation.decision));
+  return {};
+}
+
+qmin::Status Check(const qmin::Args& args) {
+  std::vector<qmin::Rule> rules;
+  const qmin::LoadReport report = qmin::CheckPolicy(Sources(args), rules);
+  for (const std::string& error : report.errors) Print(STDERR_FILENO, error);
+  if (!report.ok())
+    return qmin::InvalidError("load the policy", std::to_string(report.errors.size()) + " errors");
+  if (args.verbosity > 0)
+    for (const qmin::Rule& rule : rules) Print(STDOUT_FILENO, qmin::FormatRule(rule));
+  Print(STDOUT_FILENO, "configuration OK");
+  return {};
+}
+
+qmin::Status Run(const qmin::Args& args, qmin::Log& log, qmin::ExitCode& exit_code) {
+  if (args.Has("evaluate")) return Evaluate(args, exit_code);
+  if (!args.positionals().empty())
+    return qmin::InvalidError("parse the command line", "operands need --evaluate");
+  if (args.Has("check")) return Check(args);
+  if (!args.Has("debug")) log.set_sinks(qmin::Log::kSyslog);
+  return qmin::ServePolicy(Sources(args), log);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return qmin::RunTool(kTool, argc, argv, Run); }
