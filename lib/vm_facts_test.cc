@@ -1,0 +1,97 @@
+#include "vm_facts.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+#include "xlcfg.h"
+
+namespace qmin {
+namespace {
+
+TEST(XlConfigTest, ReadsStringsNumbersAndLists) {
+  Result<XlConfig> config = ParseXlConfig(
+      "name = \"work\"  # the name\nmemory=512; vcpus = 2\ntype='pvh'\n"
+      "vif = [ 'ip=10.0.0.5,script=vif-route',\n        \"mac=00:16:3e:00:00:05\" ]\nxvm_tags = "
+      "[]\n",
+      "work.cfg");
+  ASSERT_TRUE(config) << config.error().Text();
+  EXPECT_EQ(config->at("name").scalar, "work");
+  EXPECT_EQ(config->at("memory").scalar, "512");
+  EXPECT_EQ(config->at("vcpus").scalar, "2");
+  EXPECT_EQ(config->at("type").scalar, "pvh");
+  EXPECT_EQ(config->at("vif").items,
+            (std::vector<std::string>{"ip=10.0.0.5,script=vif-route", "mac=00:16:3e:00:00:05"}));
+  EXPECT_TRUE(config->at("xvm_tags").is_list);
+  EXPECT_TRUE(config->at("xvm_tags").items.empty());
+}
+
+TEST(XlConfigTest, ErrorsNameTheLine) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"name = \"work\nx=1\n", "parse c line 1: unterminated string"},
+      {"name \"work\"\n", "parse c line 1: expected '=' after name"},
+      {"a = 1\nb = [\"x\" \"y\"]\n", "parse c line 2: expected ',' or ']' in a list"},
+      {"a = 1 2\n", "parse c line 1: expected the end of the line"},
+      {"a = 1\na = 2\n", "parse c line 2: a is set twice"},
+      {"= 1\n", "parse c line 1: expected a setting name"},
+  };
+  for (const auto& [text, message] : cases) {
+    Result<XlConfig> config = ParseXlConfig(text, "c");
+    ASSERT_FALSE(config) << text;
+    EXPECT_EQ(config.error().Text(), message);
+  }
+}
+
+TEST(IsValidVmNameTest, QubesRules) {
+  EXPECT_TRUE(IsValidVmName("work"));
+  EXPECT_TRUE(IsValidVmName("sys-net"));
+  EXPECT_TRUE(IsValidVmName("a_b.c"));
+  for (const char* bad : {"", "1vm", "-vm", "a b", "a/b", "@x", "x$", std::string(32, 'a').c_str()})
+    EXPECT_FALSE(IsValidVmName(bad)) << bad;
+}
+
+class VmFactsTest : public ::testing::Test {
+ protected:
+  void Write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+  }
+  testing::ScopedTempDir dir_;
+};
+
+TEST_F(VmFactsTest, Dom0IsAlwaysThereAsTheAdminVm) {
+  VmLoad load = LoadVmFacts(dir_ / "none");
+  EXPECT_TRUE(load.errors.empty());
+  ASSERT_EQ(load.vms.count("dom0"), 1U);
+  EXPECT_EQ(load.vms["dom0"].type, "AdminVM");
+}
+
+TEST_F(VmFactsTest, NamesTypesAndTags) {
+  Write("work.cfg", "name = \"work\"\nxvm_tags = [\"work\", \"mail\"]\n");
+  Write("sys-net.cfg", "name = \"sys-net\"\nxvm_type = \"NetVM\"\npci = ['00:03.0']\n");
+  Write("notes.txt", "ignored");
+  VmLoad load = LoadVmFacts(dir_.path());
+  EXPECT_TRUE(load.errors.empty());
+  EXPECT_EQ(load.vms.size(), 3U);
+  EXPECT_EQ(load.vms["work"].type, "AppVM");
+  EXPECT_EQ(load.vms["work"].tags, (std::set<std::string>{"mail", "work"}));
+  EXPECT_EQ(load.vms["sys-net"].type, "NetVM");
+}
+
+TEST_F(VmFactsTest, ProblemsAreAllCollected) {
+  Write("work.cfg", "name = \"other\"\n");
+  Write("dom0.cfg", "name = \"dom0\"\n");
+  Write("bad.cfg", "name = \"bad\"\nxvm_tags = \"work\"\n");
+  Write("evil.cfg", "name = \"evil\"\nxvm_type = \"AdminVM\"\n");
+  VmLoad load = LoadVmFacts(dir_.path());
+  EXPECT_EQ(load.errors, (std::vector<std::string>{
+                             (dir_ / "bad.cfg") + ": xvm_tags must be a list",
+                             (dir_ / "dom0.cfg") + ": \"dom0\" is not a valid VM name",
+                             (dir_ / "evil.cfg") + ": xvm_type AdminVM belongs to dom0 alone",
+                             (dir_ / "work.cfg") + ": name must be \"work\", as the file is called",
+                         }));
+}
+
+}  // namespace
+}  // namespace qmin
