@@ -50,7 +50,7 @@ SIM_BINS  := $(TOOLS:%=$(OUT)/sim/bin/%)
 FAKE_BINS := $(FAKE_TOOLS:%=$(OUT)/test/%)
 UNIT_TEST := $(OUT)/test/lib_test
 
-.PHONY: all sim check unit bats lint xen-check install clean
+.PHONY: all sim check unit bats lint xen-check fuzz bench install clean
 .SECONDARY:
 all: $(BINS) sim
 sim: $(SIM_BINS)
@@ -100,6 +100,27 @@ bats: all $(FAKE_BINS)
 
 lint:
 	bash test/lint.sh
+
+# Fuzz targets, built with clang's libFuzzer against the parsers' sources.
+FUZZ_TARGETS := policy xlcfg
+FUZZ_SRCS    := lib/policy.cc lib/policy_eval.cc lib/vm_facts.cc lib/xlcfg.cc lib/files.cc lib/error.cc lib/text.cc
+FUZZ_SECONDS ?= 30
+build/fuzz/%_fuzz: test/fuzz/%_fuzz.cc $(FUZZ_SRCS) $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	clang++ -std=c++20 -g -O1 -iquote lib -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_SRCS)
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/%_fuzz)
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/corpus-$$t && \
+	  build/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
+	    build/fuzz/corpus-$$t test/fuzz/corpus/$$t 2>&1 | tail -n 3 || exit 1; \
+	done
+
+# Benchmarks: each claim a ratio against a baseline measured in the same run.
+build/bench/policy_bench: $(OBJ)/test/bench/policy_bench.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CXX) $(ALLFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+bench: build/bench/policy_bench
+	build/bench/policy_bench
 
 # Real Xen in QEMU (root; downloads Debian's Xen and kernel packages once).
 xen-check: all $(FAKE_BINS) $(OUT)/test/vchan-probe

@@ -40,16 +40,17 @@ class SignalFd {
   int fd_ = -1;
 };
 
-void LogLoad(Log& log, const LoadReport& report, const char* what) {
+void LogLoad(Log& log, const LoadReport& report, const std::string& what) {
   if (report.ok()) {
-    log.Info(std::string("policy ") + what + ": " + std::to_string(report.rules) + " rules from " +
+    log.Info("policy " + what + "ed: " + std::to_string(report.rules) + " rules from " +
              std::to_string(report.files.size()) + " files");
     return;
   }
   for (const std::string& error : report.errors) log.Warning("policy error: " + error);
-  log.Fatal(InvalidError(
-      std::string(what == std::string("loaded") ? "load" : "reload") + " the policy",
-      std::to_string(report.errors.size()) + " errors; every call is denied until they are fixed"));
+  const std::size_t count = report.errors.size();
+  log.Error(InvalidError(what + " the policy", std::to_string(count) +
+                                                   (count == 1 ? " error" : " errors") +
+                                                   "; every call is denied until fixed"));
 }
 
 }  // namespace
@@ -89,7 +90,7 @@ Status ServePolicy(const PolicySources& sources, Log& log) {
   if (signals.fd() < 0) return SystemError("receive signals", errno);
   Policy policy;
   LoadReport report = LoadPolicySources(sources, policy);
-  LogLoad(log, report, "loaded");
+  LogLoad(log, report, "load");
   Result<PolicyWatch> watch = PolicyWatch::Open(sources, report);
   if (!watch) return watch.error();
   for (;;) {
@@ -108,7 +109,7 @@ Status ServePolicy(const PolicySources& sources, Log& log) {
     }
     if (!reload) continue;
     report = LoadPolicySources(sources, policy);
-    LogLoad(log, report, "reloaded");
+    LogLoad(log, report, "reload");
     watch->Rewatch(sources, report);
   }
 }

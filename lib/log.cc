@@ -25,9 +25,15 @@ void Log::set_sinks(unsigned sinks) {
   }
 }
 
-void Log::Fatal(const Error& error) const { Emit(LOG_ERR, "fatal", "unable to " + error.Text()); }
+void Log::Fatal(const qmin::Error& error) const {
+  Emit(LOG_ERR, "fatal", "unable to " + error.Text());
+}
 
-void Log::Warning(const Error& error) const {
+void Log::Error(const qmin::Error& error) const {
+  Emit(LOG_ERR, "error", "unable to " + error.Text());
+}
+
+void Log::Warning(const qmin::Error& error) const {
   Emit(LOG_WARNING, "warning", "unable to " + error.Text());
 }
 

@@ -1,5 +1,6 @@
 // The one message shape of qmin, on stderr or syslog:
-//   TOOL: fatal: unable to ACTION: REASON
+//   TOOL: fatal: unable to ACTION: REASON    (the tool exits)
+//   TOOL: error: unable to ACTION: REASON    (a daemon carries on, degraded)
 //   TOOL: warning: TEXT
 //   TOOL: usage: TEXT
 //   TOOL: info: TEXT       (with -v)
@@ -30,8 +31,9 @@ class Log {
   void set_verbosity(int verbosity) { verbosity_ = verbosity; }
   void set_sinks(unsigned sinks);
 
-  void Fatal(const Error& error) const;
-  void Warning(const Error& error) const;
+  void Fatal(const qmin::Error& error) const;
+  void Error(const qmin::Error& error) const;
+  void Warning(const qmin::Error& error) const;
   void Warning(std::string_view text) const;
   void Usage(std::string_view text) const;
   void Info(std::string_view text) const;

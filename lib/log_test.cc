@@ -32,12 +32,14 @@ TEST(LogTest, OneMessageShape) {
   const std::string text = CaptureStderr([] {
     Log log("vif-route");
     log.Fatal(SystemError("add route 10.0.0.5 via vif3.0", EEXIST));
+    log.Error(InvalidError("reload the policy", "2 errors"));
     log.Warning("something odd");
     log.Warning(InvalidError("parse x", "bad"));
     log.Usage("unknown option --x");
   });
   EXPECT_EQ(text,
             "vif-route: fatal: unable to add route 10.0.0.5 via vif3.0: File exists\n"
+            "vif-route: error: unable to reload the policy: 2 errors\n"
             "vif-route: warning: something odd\n"
             "vif-route: warning: unable to parse x: bad\n"
             "vif-route: usage: unknown option --x\n");

@@ -42,6 +42,7 @@ stage() {
 stage build make -j"$(nproc)" all
 stage check make -j"$(nproc)" check
 stage sanitize make -j"$(nproc)" SANITIZE=1 unit bats
+stage fuzz make fuzz
 stage xen-check make xen-check
 
 # A stage that failed without failing a test (a build or lint error) still fails the run.

@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.." || exit 111
 failed=0
 note() { printf 'lint: %s\n' "$*" >&2; }
 
-mapfile -t cxx < <(git ls-files 'lib/*.h' 'lib/*.cc' 'cmd/*.cc' 'test/fakes/*.h' 'test/fakes/*.cc' 'test/xen/*.cc' 2>/dev/null ||
-	find lib cmd test/fakes test/xen -name '*.h' -o -name '*.cc')
+mapfile -t cxx < <(git ls-files 'lib/*.h' 'lib/*.cc' 'cmd/*.cc' 'test/fakes/*.h' 'test/fakes/*.cc' 'test/xen/*.cc' 'test/fuzz/*.cc' 'test/bench/*.cc' 2>/dev/null ||
+	find lib cmd test/fakes test/xen test/fuzz test/bench -name '*.h' -o -name '*.cc')
 clang-format --dry-run --Werror "${cxx[@]}" || { note "clang-format: run clang-format -i on the files above"; failed=1; }
 
 mapfile -t tidy < <(printf '%s\n' "${cxx[@]}" | grep '\.cc$' | grep -v '_test\.cc$')

@@ -96,3 +96,39 @@ man_examples() {
 	awk '/^\.Sh EXAMPLES/ { on = 1; next } /^\.Sh / { on = 0 }
 		on && /^\.Dl [#$] / { sub(/^\.Dl [#$] /, ""); print }' "$1"
 }
+
+# man_block PAGE N: the Nth literal block (.Bd ... .Ed) of the EXAMPLES section.
+man_block() {
+	awk -v want="$2" '/^\.Sh EXAMPLES/ { on = 1; next } /^\.Sh / { on = 0 }
+		on && /^\.Bd/ { block++; inside = 1; next } on && /^\.Ed/ { inside = 0; next }
+		on && inside && block == want { print }' "$1"
+}
+
+# vm_definitions DIR NAME[:TAG,TAG][=TYPE]...: minimal /etc/xvm files.
+vm_definitions() {
+	local dir="$1" spec name tags type
+	shift
+	mkdir -p "$dir"
+	for spec in "$@"; do
+		type=${spec#*=}
+		[ "$type" = "$spec" ] && type=
+		spec=${spec%%=*}
+		name=${spec%%:*}
+		tags=${spec#"$name"}
+		tags=${tags#:}
+		echo "name = \"$name\"" >"$dir/$name.cfg"
+		if [ -n "$tags" ]; then echo "xvm_tags = [\"${tags//,/\", \"}\"]" >>"$dir/$name.cfg"; fi
+		if [ -n "$type" ]; then echo "xvm_type = \"$type\"" >>"$dir/$name.cfg"; fi
+	done
+}
+
+# wait_for_line FILE PATTERN [SECONDS]: waits until FILE has a line matching
+# the extended regular expression PATTERN.
+wait_for_line() {
+	local tries=0 limit=$((${3:-10} * 20))
+	until grep -qE "$2" "$1" 2>/dev/null; do
+		tries=$((tries + 1))
+		[ "$tries" -lt "$limit" ] || fail "no line matching '$2' in $1: $(cat "$1" 2>/dev/null)"
+		sleep 0.05
+	done
+}

@@ -1,0 +1,222 @@
+#!/usr/bin/env bats
+# qrx-broker's policy side: --evaluate, -n and the reloading daemon.
+# bats file_tags=tool:qrx-broker
+# Bats sets $stderr; scripts for `sh -c` are single-quoted on purpose.
+# shellcheck disable=SC2154,SC2016
+
+load test_helper
+
+setup() {
+	BROKER="$QMIN_BIN/qrx-broker"
+	VMS="$BATS_TEST_TMPDIR/xvm"
+	POLICY="$BATS_TEST_TMPDIR/policy.d"
+	mkdir -p "$POLICY"
+	vm_definitions "$VMS" work:work work-files:work personal sys-net=NetVM
+}
+
+teardown() {
+	if [ -n "${DAEMON:-}" ]; then
+		kill "$DAEMON" 2>/dev/null || true
+		wait "$DAEMON" 2>/dev/null || true
+	fi
+}
+
+evaluate() {
+	run --separate-stderr "$BROKER" --evaluate --vm-dir "$VMS" --policy-dir "$POLICY" "$@"
+}
+
+@test "-h prints usage on stdout; every option is in the man page" {
+	run --separate-stderr "$BROKER" -h
+	assert_success
+	assert_line --index 0 --partial "usage: qrx-broker"
+	local option
+	while IFS= read -r option; do
+		grep -q -- "Fl Fl ${option#--}" "$QMIN_ROOT/man/qrx-broker.8" || fail "$option is not in man/qrx-broker.8"
+	done < <(grep -oE -- '--[a-z-]+' <<<"$output" | sort -u)
+}
+
+@test "--evaluate: allow exits 0, ask 2, deny 1, one line each" {
+	printf '%s\n' 'svc * work personal allow' 'svc * work @tag:work ask default_target=work-files' \
+		'svc * work sys-net deny' >"$POLICY/30-user.policy"
+	evaluate work personal svc
+	assert_success
+	assert_output "allow target=personal user=DEFAULT notify=no autostart=yes rule=$POLICY/30-user.policy:1"
+	evaluate work work-files svc
+	assert_failure 2
+	# Candidates by Qubes' reverse scan: the earlier allow of personal counts too.
+	assert_output "ask targets=personal,work-files default_target=work-files user=DEFAULT notify=no autostart=yes rule=$POLICY/30-user.policy:2"
+	evaluate work sys-net svc
+	assert_failure 1
+	assert_output "deny rule=$POLICY/30-user.policy:3"
+	evaluate work sys-net other.Service
+	assert_failure 1
+	assert_output "deny"
+}
+
+@test "--evaluate: an empty target is @default, an unknown one too" {
+	echo 'qubes.GetDate * @anyvm @default allow target=dom0' >"$POLICY/30-user.policy"
+	evaluate work '' qubes.GetDate
+	assert_success
+	assert_output --partial "allow target=dom0 user=DEFAULT"
+	evaluate work no-such-vm qubes.GetDate
+	assert_success
+	assert_output --partial "allow target=dom0 user=DEFAULT"
+}
+
+@test "--evaluate: service arguments match exactly" {
+	printf '%s\n' 'test.File +report work personal allow user=root' 'test.File * @anyvm @anyvm deny' >"$POLICY/30-user.policy"
+	evaluate work personal test.File+report
+	assert_success
+	assert_output --partial "user=root"
+	evaluate work personal test.File+other
+	assert_failure 1
+	evaluate work personal test.File
+	assert_failure 1
+}
+
+@test "--evaluate: any error anywhere denies every call and is shown with a caret" {
+	echo 'svc * work personal allow' >"$POLICY/30-user.policy"
+	echo 'svc * work personal alow' >"$POLICY/90-broken.policy"
+	evaluate work personal svc
+	assert_failure 1
+	assert_output "deny"
+	assert_equal "$stderr" "$POLICY/90-broken.policy:1: invalid action: alow
+svc * work personal alow
+                    ^"
+}
+
+@test "--evaluate: a broken VM definition denies every call" {
+	echo 'svc * work personal allow' >"$POLICY/30-user.policy"
+	echo 'name = "wrong"' >"$VMS/personal.cfg"
+	evaluate work personal svc
+	assert_failure 1
+	assert_equal "$stderr" "$VMS/personal.cfg: name must be \"personal\", as the file is called"
+}
+
+@test "--evaluate: /run wins over /etc on files of equal name" {
+	mkdir -p "$BATS_TEST_TMPDIR/run"
+	echo 'svc * work personal deny' >"$POLICY/30-user.policy"
+	echo 'svc * work personal allow' >"$BATS_TEST_TMPDIR/run/30-user.policy"
+	run "$BROKER" --evaluate --vm-dir "$VMS" --policy-dir "$BATS_TEST_TMPDIR/run" --policy-dir "$POLICY" work personal svc
+	assert_success
+}
+
+@test "--evaluate needs exactly three operands" {
+	run --separate-stderr "$BROKER" --evaluate work personal
+	assert_failure 100
+	assert_equal "$stderr" "qrx-broker: usage: --evaluate needs SOURCE TARGET SERVICE[+ARG]"
+	run "$BROKER" work personal svc
+	assert_failure 100
+}
+
+@test "-n: configuration OK, or every error and exit 100" {
+	printf '%s\n' 'svc * work personal allow' '!include include/extra' >"$POLICY/30-user.policy"
+	mkdir "$POLICY/include" && echo 'x * work personal deny' >"$POLICY/include/extra"
+	run --separate-stderr "$BROKER" -n --vm-dir "$VMS" --policy-dir "$POLICY"
+	assert_success
+	assert_output "configuration OK"
+	run --separate-stderr "$BROKER" -n -v --vm-dir "$VMS" --policy-dir "$POLICY"
+	assert_output "$(printf 'svc\t*\twork\tpersonal\tallow\nx\t*\twork\tpersonal\tdeny\nconfiguration OK')"
+	printf '%s\n' 'a * work' 'b * @default x deny' 'c * work personal allow notify=maybe' >"$POLICY/40-bad.policy"
+	run --separate-stderr "$BROKER" -n --vm-dir "$VMS" --policy-dir "$POLICY"
+	assert_failure 100
+	assert_equal "$(grep -c "^$POLICY/40-bad.policy:[0-9]*: " <<<"$stderr")" 3
+	assert_equal "$(tail -n 1 <<<"$stderr")" "qrx-broker: fatal: unable to load the policy: 3 errors"
+}
+
+@test "hostile files: binary, huge, escaping symlinks, include cycles" {
+	printf 'svc * work personal allow\n\0\n' >"$POLICY/10-binary.policy"
+	head -c 2000000 /dev/zero | tr '\0' '#' >"$POLICY/20-huge.policy"
+	echo 'svc * work personal allow' >"$BATS_TEST_TMPDIR/outside"
+	ln -s "$BATS_TEST_TMPDIR/outside" "$POLICY/escape"
+	printf '%s\n' '!include escape' '!include loop-a' >"$POLICY/30-user.policy"
+	echo '!include loop-b' >"$POLICY/loop-a"
+	echo '!include loop-a' >"$POLICY/loop-b"
+	run --separate-stderr "$BROKER" -n --vm-dir "$VMS" --policy-dir "$POLICY"
+	assert_failure 100
+	grep -q "10-binary.policy: binary content (a NUL byte): not a policy file" <<<"$stderr" || fail "$stderr"
+	grep -q "20-huge.policy: larger than 1048576 bytes" <<<"$stderr" || fail "$stderr"
+	grep -q "include outside the policy directories: $POLICY/escape" <<<"$stderr" || fail "$stderr"
+	grep -q "include cycle: " <<<"$stderr" || fail "$stderr"
+}
+
+@test "the daemon reloads on change and on SIGHUP, and fails closed in between" {
+	echo 'svc * work personal allow' >"$POLICY/30-user.policy"
+	"$BROKER" -d -v --vm-dir "$VMS" --policy-dir "$POLICY" 2>"$BATS_TEST_TMPDIR/log" 3>&- &
+	DAEMON=$!
+	wait_for_line "$BATS_TEST_TMPDIR/log" '^qrx-broker: info: policy loaded: 1 rules from 1 files$'
+	echo 'svc * work personal alow' >"$POLICY/40-broken.policy"
+	wait_for_line "$BATS_TEST_TMPDIR/log" 'error: unable to reload the policy: 1 error; every call is denied until fixed$'
+	grep -q "warning: policy error: $POLICY/40-broken.policy:1: invalid action: alow" "$BATS_TEST_TMPDIR/log"
+	rm "$POLICY/40-broken.policy"
+	wait_for_line "$BATS_TEST_TMPDIR/log" '^qrx-broker: info: policy reloaded: 1 rules from 1 files$'
+	local before
+	before=$(grep -c 'policy reloaded' "$BATS_TEST_TMPDIR/log")
+	kill -HUP "$DAEMON"
+	wait_for_line "$BATS_TEST_TMPDIR/log" "policy reloaded" 5
+	local tries=0
+	until [ "$(grep -c 'policy reloaded' "$BATS_TEST_TMPDIR/log")" -gt "$before" ]; do
+		tries=$((tries + 1))
+		[ "$tries" -lt 100 ] || fail "SIGHUP did not reload"
+		sleep 0.05
+	done
+	kill -TERM "$DAEMON"
+	wait "$DAEMON"
+	DAEMON=
+}
+
+@test "the idle daemon uses no CPU" {
+	echo 'svc * work personal allow' >"$POLICY/30-user.policy"
+	"$BROKER" -d --vm-dir "$VMS" --policy-dir "$POLICY" 2>/dev/null 3>&- &
+	DAEMON=$!
+	sleep 0.5
+	local before after
+	before=$(awk '{ print $14 + $15 }' "/proc/$DAEMON/stat")
+	sleep 2
+	after=$(awk '{ print $14 + $15 }' "/proc/$DAEMON/stat")
+	assert_equal "$((after - before))" 0
+}
+
+@test "the EXAMPLES of qrx-policy(5) give the decisions they show" {
+	vm_definitions "$VMS" work:work work-files:work personal sys-net
+	man_block "$QMIN_ROOT/man/qrx-policy.5" 1 >"$POLICY/30-user.policy"
+	local examples="$BATS_TEST_TMPDIR/examples"
+	man_block "$QMIN_ROOT/man/qrx-policy.5" 2 >"$examples"
+	[ "$(grep -c '^\$ qrx-broker' "$examples")" -ge 5 ] || fail "too few examples"
+	local command expected
+	while IFS= read -r command && IFS= read -r expected; do
+		eval "set -- ${command#\$ qrx-broker --evaluate }"
+		run "$BROKER" --evaluate --vm-dir "$VMS" --policy-dir "$POLICY" "$@"
+		assert_output "${expected//\/etc\/qubes\/policy.d/$POLICY}"
+	done <"$examples"
+}
+
+@test "the EXAMPLES of qrx-broker(8) run" {
+	requires root
+	run man_examples "$QMIN_ROOT/man/qrx-broker.8"
+	assert_equal "${#lines[@]}" 3
+	# A private /run with a policy, so the examples read the default paths.
+	local example
+	while IFS= read -r example; do
+		run_logged unshare -m --propagation private env PATH="$QMIN_BIN:$PATH" sh -c '
+			mount -t tmpfs tmpfs /run && mkdir -p /run/qubes/policy.d &&
+			echo "qubes.Filecopy * @anyvm @anyvm deny" >/run/qubes/policy.d/30-user.policy &&
+			case "$1" in
+			*" -d "*) timeout -s TERM 2 sh -c "$1"; [ $? -eq 124 ] ;;
+			*) eval "$1"; [ $? -le 2 ] ;;
+			esac' sh "$example"
+		assert_success
+	done < <(man_examples "$QMIN_ROOT/man/qrx-broker.8")
+}
+
+@test "the example policy and VM definitions in etc/ check clean" {
+	run "$BROKER" -n --vm-dir "$QMIN_ROOT/etc/xvm" --policy-dir "$QMIN_ROOT/etc/policy.d"
+	assert_success
+	assert_output "configuration OK"
+	run "$BROKER" --evaluate --vm-dir "$QMIN_ROOT/etc/xvm" --policy-dir "$QMIN_ROOT/etc/policy.d" workload-vm sa-vm qubes.Sign
+	assert_success
+	run "$BROKER" --evaluate --vm-dir "$QMIN_ROOT/etc/xvm" --policy-dir "$QMIN_ROOT/etc/policy.d" workload-vm net-vm qubes.VMShell
+	assert_output --partial "allow target=net-vm user=root"
+	run "$BROKER" --evaluate --vm-dir "$QMIN_ROOT/etc/xvm" --policy-dir "$QMIN_ROOT/etc/policy.d" net-vm sa-vm qubes.Sign
+	assert_failure 1
+}
