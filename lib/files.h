@@ -2,6 +2,8 @@
 #ifndef QMIN_LIB_FILES_H_
 #define QMIN_LIB_FILES_H_
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <string>
 
@@ -15,6 +17,35 @@ Result<std::string> ReadSmallFile(const std::string& path, std::size_t max_size)
 
 /// `root` + `path` for an absolute `path`; `root` "/" or "" leaves it alone.
 std::string UnderRoot(const std::string& root, const std::string& path);
+
+/// Writes `content` to a temporary file beside `path` and renames it over
+/// `path`: readers see the old file or the new one, never half of one.
+Status WriteFileAtomic(const std::string& path, const std::string& content, mode_t mode = 0644);
+
+/// Writes `value` to an existing file such as a sysctl, in one write().
+Status WriteExisting(const std::string& path, const std::string& value);
+
+/// An exclusive flock(2) on a lock file, released on destruction.
+class FileLock {
+ public:
+  /// Waits up to `timeout_ms` (sleeping between tries, never spinning).
+  static Result<FileLock> Acquire(const std::string& path, int timeout_ms);
+  FileLock(FileLock&& other) noexcept : fd_(other.fd_), path_(std::move(other.path_)) {
+    other.fd_ = -1;
+  }
+  FileLock& operator=(FileLock&&) = delete;
+  FileLock(const FileLock&) = delete;
+  ~FileLock();
+
+  /// Removes the lock file while holding it. Safe: Acquire() checks that the
+  /// file it locked is still the one at the path.
+  void Unlink() const;
+
+ private:
+  FileLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  int fd_;
+  std::string path_;
+};
 
 }  // namespace qmin
 

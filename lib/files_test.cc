@@ -1,5 +1,6 @@
 #include "files.h"
 
+#include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -37,6 +38,43 @@ TEST(UnderRootTest, JoinsOnlyWhenRooted) {
   EXPECT_EQ(UnderRoot("", "/dev"), "/dev");
   EXPECT_EQ(UnderRoot("/tmp/r", "/dev"), "/tmp/r/dev");
   EXPECT_EQ(UnderRoot("/tmp/r//", "/dev"), "/tmp/r/dev");
+}
+
+}  // namespace
+}  // namespace qmin
+
+namespace qmin {
+namespace {
+
+TEST(WriteFileAtomicTest, ReplacesWholeAndLeavesNoTemporary) {
+  testing::ScopedTempDir dir;
+  ASSERT_TRUE(WriteFileAtomic(dir / "f", "one\n"));
+  ASSERT_TRUE(WriteFileAtomic(dir / "f", "two\n"));
+  EXPECT_EQ(*ReadSmallFile(dir / "f", 100), "two\n");
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()),
+                          std::filesystem::directory_iterator()),
+            1);
+  EXPECT_EQ(WriteFileAtomic(dir / "no/f", "x").error().Text(),
+            "write " + (dir / "no/f") + ": No such file or directory");
+}
+
+TEST(FileLockTest, ExcludesAndTimesOut) {
+  testing::ScopedTempDir dir;
+  Result<FileLock> first = FileLock::Acquire(dir / "lock", 100);
+  ASSERT_TRUE(first);
+  Result<FileLock> second = FileLock::Acquire(dir / "lock", 100);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().errnum, ETIMEDOUT);
+}
+
+TEST(FileLockTest, AnUnlinkedLockIsNotHeldByTheNextComer) {
+  testing::ScopedTempDir dir;
+  {
+    Result<FileLock> first = FileLock::Acquire(dir / "lock", 100);
+    ASSERT_TRUE(first);
+    first->Unlink();
+  }
+  EXPECT_TRUE(FileLock::Acquire(dir / "lock", 100));
 }
 
 }  // namespace

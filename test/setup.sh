@@ -9,7 +9,7 @@ packages=(
 	bats bats-assert bats-support               # tool tests (Bats 1.8.2)
 	clang-format clang-tidy shellcheck mandoc   # lint, part of make check
 	clang libclang-rt-14-dev                    # libFuzzer targets (make fuzz)
-	util-linux iproute2                         # unshare for mount tests; network namespaces
+	util-linux iproute2 iputils-ping            # unshare for mount tests; network namespaces
 	qemu-system-x86 cpio xz-utils kmod          # real-Xen tier: boot, images, module order
 )
 if [ "$(id -u)" -ne 0 ]; then

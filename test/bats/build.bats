@@ -27,6 +27,9 @@ load test_helper
 	assert_success
 	[ -x "$dest/usr/sbin/mkxendev" ]
 	[ -f "$dest/usr/share/man/man8/mkxendev.8" ]
+	[ -f "$dest/usr/share/man/man5/qrx-policy.5" ]
+	[ -x "$dest/etc/xen/scripts/vif-route" ]
+	[ ! -e "$dest/usr/sbin/vif-route" ]
 	[ -x "$dest/etc/init.d/mkxendev" ]
 	[ -f "$dest/usr/share/qmin/examples/conf.d/mkxendev" ]
 	run grep '^command=' "$dest/etc/init.d/mkxendev"
