@@ -159,6 +159,9 @@ build_dom0_image() {
 		ln -sf xenstore "$stage/usr/bin/xenstore-$tool"
 	done
 	add_qmin_binaries "$stage"
+	# xl finds hotplug scripts named without a path here.
+	mkdir -p "$stage/etc/xen/scripts"
+	cp "$top/build/bin/vif-route" "$stage/etc/xen/scripts/vif-route"
 	cp "$here/dom0-init" "$stage/init"
 	chmod 755 "$stage/init"
 	cp "$here/lib.sh" "$stage/qmin/lib.sh"

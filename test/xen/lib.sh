@@ -12,21 +12,29 @@ result() {
 	echo "QMIN-RESULT $1 $2 $elapsed${4:+ $(echo "$4" | tr '\n' ' ' | sed 's/ *$//')}"
 }
 
-# run_scenario FILE: runs one scenario with a time limit; prints its result,
-# and its last output lines when it fails. "# timeout: N" in the file sets the limit.
+# run_scenario FILE: runs one scenario with a time limit, traced (sh -x) so
+# that a failure shows how far it got; prints its result, and when it fails
+# its last output lines and the consoles of the guests it left running, which
+# are then destroyed so that the next scenario starts clean.
+# "# timeout: N" in the file sets the limit.
 run_scenario() {
 	name=$(basename "$1" .sh)
 	limit=$(sed -n 's/^# timeout: *\([0-9]*\)$/\1/p' "$1")
 	start=$(now)
-	if timeout -s KILL "${limit:-120}" sh "$1" >"/tmp/$name.log" 2>&1; then
+	timeout -s KILL "${limit:-120}" sh -x "$1" >"/tmp/$name.log" 2>&1
+	status=$?
+	if [ "$status" -eq 0 ]; then
 		result "$name" PASS "$start"
-	else
-		status=$?
-		reason="exit $status"
-		[ "$status" -eq 137 ] && reason="killed after ${limit:-120} s"
-		result "$name" FAIL "$start" "$reason"
-		tail -n 25 "/tmp/$name.log" | sed "s/^/QMIN-LOG $name: /"
+		return
 	fi
+	reason="exit $status"
+	[ "$status" -eq 137 ] && reason="killed after ${limit:-120} s"
+	result "$name" FAIL "$start" "$reason"
+	tail -n 25 "/tmp/$name.log" | sed "s/^/QMIN-LOG $name: /"
+	for guest in $(xl list 2>/dev/null | awk 'NR > 2 { print $1 }'); do
+		guest_console "$guest" | sed "s/^/QMIN-LOG $name: [$guest] /"
+		xl destroy "$guest" 2>/dev/null
+	done
 }
 
 # fail MESSAGE: ends a scenario with a reason.
@@ -35,8 +43,9 @@ fail() {
 	exit 1
 }
 
-# guest_create NAME TYPE ROLE [ARG]: creates a guest running /qmin/guest/ROLE.sh
-# with ARG, paused; prints its domain ID. `xl unpause NAME` starts it.
+# guest_create NAME TYPE ROLE [ARG [XL-LINE]]: creates a guest running
+# /qmin/guest/ROLE.sh with ARG, paused, with one more xl.cfg line if given;
+# prints its domain ID. `xl unpause NAME` starts it.
 guest_create() {
 	cat >"/etc/xen/$1.cfg" <<-CFG
 		name = "$1"
@@ -48,6 +57,7 @@ guest_create() {
 		extra = "console=hvc0 quiet qmin_role=$3 qmin_arg=${4:-none}"
 		on_poweroff = "destroy"
 		on_crash = "destroy"
+		${5:-}
 	CFG
 	xl create -p "/etc/xen/$1.cfg" >"/tmp/xl-create-$1.log" 2>&1 || {
 		cat "/tmp/xl-create-$1.log"
@@ -58,12 +68,19 @@ guest_create() {
 
 # wait_for_key PATH SECONDS: waits until xenstore has PATH; prints its value.
 wait_for_key() {
-	waited=0
-	while ! xenstore-read "$1" 2>/dev/null; do
-		[ "$waited" -lt "$(($2 * 10))" ] || return 1
-		sleep 0.1
-		waited=$((waited + 1))
+	deadline=$(awk -v now="$(now)" -v wait="$2" 'BEGIN { print now + wait }')
+	until xenstore-read "$1" 2>/dev/null; do
+		awk -v now="$(now)" -v end="$deadline" 'BEGIN { exit !(now < end) }' || return 1
+		sleep 0.2
 	done
+}
+
+# guest_result DOMID SECONDS: waits for the guest's data/result, prints it,
+# and acknowledges it: the guest powers off only after the ack, since its
+# xenstore home (and the result in it) goes when the domain does.
+guest_result() {
+	wait_for_key "/local/domain/$1/data/result" "$2" || return 1
+	xenstore-write "/local/domain/$1/data/ack" 1
 }
 
 # guest_gone NAME SECONDS: waits until the guest no longer exists.

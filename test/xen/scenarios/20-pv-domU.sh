@@ -4,6 +4,6 @@
 . /qmin/lib.sh
 id=$(guest_create pv1 pv report) || fail "xl create failed"
 xl unpause pv1 || fail "xl unpause failed"
-value=$(wait_for_key "/local/domain/$id/data/result" 90) || { guest_console pv1; fail "no result from the guest"; }
+value=$(guest_result "$id" 90) || { guest_console pv1; fail "no result from the guest"; }
 [ "$value" = "PASS booted" ] || { guest_console pv1; fail "guest said: $value"; }
 guest_gone pv1 60 || fail "the guest did not power off"

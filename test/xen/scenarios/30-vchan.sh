@@ -9,6 +9,6 @@ reply=$(vchan-probe server "$id" /local/domain/0/data/vchan/fwd hello-from-dom0)
 [ "$reply" = "echo:hello-from-dom0" ] || fail "dom0 server got '$reply'"
 got=$(vchan-probe client "$id" "/local/domain/$id/data/vchan/rev") || { guest_console vc; fail "dom0 client failed"; }
 [ "$got" = "hello-from-domU" ] || fail "dom0 client got '$got'"
-value=$(wait_for_key "/local/domain/$id/data/result" 60) || { guest_console vc; fail "no result from the guest"; }
+value=$(guest_result "$id" 60) || { guest_console vc; fail "no result from the guest"; }
 [ "$value" = "PASS vchan" ] || { guest_console vc; fail "guest said: $value"; }
 guest_gone vc 60 || fail "the guest did not power off"

@@ -5,7 +5,7 @@
 xenstore-write /local/domain/0/secret dom0-only
 id=$(guest_create perm pv permissions) || fail "xl create failed"
 xl unpause perm || fail "xl unpause failed"
-value=$(wait_for_key "/local/domain/$id/data/result" 90) || { guest_console perm; fail "no result from the guest"; }
+value=$(guest_result "$id" 90) || { guest_console perm; fail "no result from the guest"; }
 [ "$value" = "PASS permissions" ] || { guest_console perm; fail "guest said: $value"; }
 [ "$(xenstore-read /local/domain/0/secret)" = dom0-only ] || fail "dom0's key changed"
 guest_gone perm 60 || fail "the guest did not power off"

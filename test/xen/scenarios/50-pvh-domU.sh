@@ -7,6 +7,6 @@
 id=$(guest_create pvh1 pvh report) || fail "xl create failed"
 xl list -l pvh1 | grep -q '"type": "pvh"' || fail "xl did not make a PVH domain"
 xl unpause pvh1 || fail "xl unpause failed"
-value=$(wait_for_key "/local/domain/$id/data/result" 240) || { guest_console pvh1; fail "no result from the guest"; }
+value=$(guest_result "$id" 240) || { guest_console pvh1; fail "no result from the guest"; }
 [ "$value" = "PASS booted" ] || { guest_console pvh1; fail "guest said: $value"; }
 guest_gone pvh1 60 || fail "the guest did not power off"
