@@ -120,8 +120,9 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/%_fuzz)
 build/bench/policy_bench: $(OBJ)/test/bench/policy_bench.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CXX) $(ALLFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-bench: build/bench/policy_bench
+bench: all $(FAKE_BINS) build/bench/policy_bench
 	build/bench/policy_bench
+	bash test/bench/vif_route_bench.sh
 
 # Real Xen in QEMU (root; downloads Debian's Xen and kernel packages once).
 xen-check: all $(FAKE_BINS) $(OUT)/test/vchan-probe

@@ -11,6 +11,7 @@ packages=(
 	clang libclang-rt-14-dev                    # libFuzzer targets (make fuzz)
 	util-linux iproute2 iputils-ping            # unshare for mount tests; network namespaces
 	qemu-system-x86 cpio xz-utils kmod          # real-Xen tier: boot, images, module order
+	net-tools                                   # make bench: Xen's own vif-route runs ifconfig
 )
 if [ "$(id -u)" -ne 0 ]; then
 	echo "setup: run as root (apt-get install)" >&2
