@@ -16,11 +16,12 @@ SBIN_TOOLS := mkxendev qrx-broker
 
 LIB_SRCS  := lib/broker_policy.cc lib/cli.cc lib/device_nodes.cc lib/error.cc lib/files.cc lib/ipaddr.cc \
              lib/log.cc lib/misc_devices.cc lib/mkxendev.cc lib/mounts.cc lib/netlink.cc lib/policy.cc \
-             lib/policy_eval.cc lib/policy_store.cc lib/text.cc lib/vif_route.cc lib/vm_facts.cc \
+             lib/policy_eval.cc lib/policy_store.cc lib/qrx_proto.cc lib/text.cc lib/vif_route.cc lib/vm_facts.cc \
              lib/xenstore.cc lib/xlcfg.cc
 TEST_SRCS := lib/cli_test.cc lib/device_nodes_test.cc lib/error_test.cc lib/files_test.cc lib/ipaddr_test.cc \
              lib/log_test.cc lib/misc_devices_test.cc lib/mkxendev_test.cc lib/mounts_test.cc \
-             lib/policy_eval_test.cc lib/policy_test.cc lib/text_test.cc lib/vm_facts_test.cc \
+             lib/policy_eval_test.cc lib/policy_test.cc lib/qrx_proto_test.cc lib/text_test.cc \
+             lib/vm_facts_test.cc \
              lib/xenstore_test.cc test/fakes/xenstore_tree_test.cc
 FAKE_TOOLS := xenstored-fake xsctl
 FAKE_LIB_SRCS := test/fakes/xenstore_tree.cc test/fakes/xenstore_wire.cc
@@ -103,8 +104,9 @@ lint:
 	bash test/lint.sh
 
 # Fuzz targets, built with clang's libFuzzer against the parsers' sources.
-FUZZ_TARGETS := policy xlcfg
-FUZZ_SRCS    := lib/policy.cc lib/policy_eval.cc lib/vm_facts.cc lib/xlcfg.cc lib/files.cc lib/error.cc lib/text.cc
+FUZZ_TARGETS := policy qrx_proto xlcfg
+FUZZ_SRCS    := lib/policy.cc lib/policy_eval.cc lib/qrx_proto.cc lib/vm_facts.cc lib/xlcfg.cc lib/files.cc \
+                lib/error.cc lib/text.cc
 FUZZ_SECONDS ?= 30
 build/fuzz/%_fuzz: test/fuzz/%_fuzz.cc $(FUZZ_SRCS) $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
