@@ -186,6 +186,13 @@ std::string VersionText(const ToolSpec& tool) {
          std::string(VchanTransportName()) + "\n";
 }
 
+void WriteLine(int fd, std::string_view text) {
+  std::string line(text);
+  line.push_back('\n');
+  ssize_t ignored = write(fd, line.data(), line.size());
+  (void)ignored;  // a closed stdout is not worth failing over
+}
+
 int RunTool(const ToolSpec& tool, int argc, const char* const* argv, const ToolBody& body) {
   EnsureStandardFds();
   Log log{std::string(tool.name)};

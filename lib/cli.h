@@ -68,6 +68,10 @@ std::string VersionText(const ToolSpec& tool);
 /// `exit_code` lets a tool report a non-error result (1 for "no").
 using ToolBody = std::function<Status(const Args& args, Log& log, ExitCode& exit_code)>;
 
+/// Writes `text` and a newline to `fd` in one write(): a tool's output lines
+/// (plans, decisions) never interleave with another process's.
+void WriteLine(int fd, std::string_view text);
+
 /// The whole life of a thin main(): make sure fds 0-2 are open, parse, handle
 /// -h/--version/usage errors, run the body, print its error, pick the code.
 int RunTool(const ToolSpec& tool, int argc, const char* const* argv, const ToolBody& body);

@@ -24,12 +24,6 @@ const qmin::ToolSpec kTool = {
 };
 // clang-format on
 
-void Print(const std::string& line) {
-  const std::string out = line + "\n";
-  ssize_t ignored = write(STDOUT_FILENO, out.data(), out.size());
-  (void)ignored;
-}
-
 qmin::Status Run(const qmin::Args& args, qmin::Log& log, qmin::ExitCode& /*exit_code*/) {
   qmin::MkxendevOptions options;
   options.root = args.Get("root", options.root);
@@ -46,7 +40,8 @@ qmin::Status Run(const qmin::Args& args, qmin::Log& log, qmin::ExitCode& /*exit_
   qmin::Result<qmin::MkxendevPlan> plan = qmin::PlanMkxendev(options);
   if (!plan) return plan.error();
   if (args.Has("dry-run")) {
-    for (const std::string& line : qmin::DescribeMkxendevPlan(*plan)) Print(line);
+    for (const std::string& line : qmin::DescribeMkxendevPlan(*plan))
+      qmin::WriteLine(STDOUT_FILENO, line);
   } else {
     qmin::Status applied =
         qmin::ApplyMkxendev(*plan, [&](const std::string& line) { log.Info(line); });

@@ -25,12 +25,6 @@ const qmin::ToolSpec kTool = {
 };
 // clang-format on
 
-void Print(int fd, const std::string& text) {
-  const std::string line = text + "\n";
-  ssize_t ignored = write(fd, line.data(), line.size());
-  (void)ignored;
-}
-
 qmin::PolicySources Sources(const qmin::Args& args) {
   qmin::PolicySources sources;
   if (args.Has("policy-dir")) sources.policy_dirs = args.GetAll("policy-dir");
@@ -46,8 +40,8 @@ qmin::Status Evaluate(const qmin::Args& args, qmin::ExitCode& exit_code) {
                               "--evaluate needs SOURCE TARGET SERVICE[+ARG]");
   const qmin::Evaluation evaluation =
       qmin::EvaluateOnce(Sources(args), words[0], words[1], words[2]);
-  for (const std::string& error : evaluation.report.errors) Print(STDERR_FILENO, error);
-  Print(STDOUT_FILENO, qmin::FormatDecision(evaluation.decision));
+  for (const std::string& error : evaluation.report.errors) qmin::WriteLine(STDERR_FILENO, error);
+  qmin::WriteLine(STDOUT_FILENO, qmin::FormatDecision(evaluation.decision));
   exit_code = static_cast<qmin::ExitCode>(qmin::DecisionExitCode(evaluation.decision));
   return {};
 }
@@ -55,12 +49,12 @@ qmin::Status Evaluate(const qmin::Args& args, qmin::ExitCode& exit_code) {
 qmin::Status Check(const qmin::Args& args) {
   std::vector<qmin::Rule> rules;
   const qmin::LoadReport report = qmin::CheckPolicy(Sources(args), rules);
-  for (const std::string& error : report.errors) Print(STDERR_FILENO, error);
+  for (const std::string& error : report.errors) qmin::WriteLine(STDERR_FILENO, error);
   if (!report.ok())
     return qmin::InvalidError("load the policy", std::to_string(report.errors.size()) + " errors");
   if (args.verbosity > 0)
-    for (const qmin::Rule& rule : rules) Print(STDOUT_FILENO, qmin::FormatRule(rule));
-  Print(STDOUT_FILENO, "configuration OK");
+    for (const qmin::Rule& rule : rules) qmin::WriteLine(STDOUT_FILENO, qmin::FormatRule(rule));
+  qmin::WriteLine(STDOUT_FILENO, "configuration OK");
   return {};
 }
 

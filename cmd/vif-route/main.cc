@@ -32,12 +32,6 @@ std::string Environment(const char* name) {
   return value == nullptr ? "" : value;
 }
 
-void Print(const std::string& line) {
-  const std::string out = line + "\n";
-  ssize_t ignored = write(STDOUT_FILENO, out.data(), out.size());
-  (void)ignored;
-}
-
 qmin::Status Run(const qmin::Args& args, qmin::Log& log, qmin::ExitCode& exit_code) {
   const std::string& command = args.positionals()[0];
   const std::string type_if = args.positionals().size() > 1 ? args.positionals()[1] : "type_if=vif";
@@ -77,7 +71,7 @@ qmin::Status Run(const qmin::Args& args, qmin::Log& log, qmin::ExitCode& exit_co
     }
   }
   for (const std::string& line : plan)
-    if (options.dry_run) Print(line);
+    if (options.dry_run) qmin::WriteLine(STDOUT_FILENO, line);
   (void)exit_code;
   return {};
 }

@@ -26,16 +26,10 @@ const qmin::ToolSpec kTool = {
     64,
 };
 
-void Print(const std::string& text) {
-  const std::string line = text + "\n";
-  ssize_t ignored = write(STDOUT_FILENO, line.data(), line.size());
-  (void)ignored;
-}
-
 qmin::Status Dump(const qmin::Xenstore& xs, const std::string& path) {
   qmin::Result<std::string> value = xs.Read(path);
   if (!value) return value.error();
-  Print(path + " = " + *value);
+  qmin::WriteLine(STDOUT_FILENO, path + " = " + *value);
   qmin::Result<std::vector<std::string>> children = xs.Directory(path);
   if (!children) return children.error();
   std::sort(children->begin(), children->end());
@@ -84,7 +78,7 @@ qmin::Status Command(qmin::Xenstore& xs, const std::vector<std::string>& words) 
   if (verb == "read" && need(1)) {
     qmin::Result<std::string> value = xs.Read(words[1]);
     if (!value) return value.error();
-    Print(*value);
+    qmin::WriteLine(STDOUT_FILENO, *value);
   } else if (verb == "write" && need(2)) {
     return xs.Write(words[1], words[2]);
   } else if (verb == "mkdir" && need(1)) {
@@ -94,7 +88,7 @@ qmin::Status Command(qmin::Xenstore& xs, const std::vector<std::string>& words) 
   } else if (verb == "ls" && need(1)) {
     qmin::Result<std::vector<std::string>> names = xs.Directory(words[1]);
     if (!names) return names.error();
-    for (const std::string& name : *names) Print(name);
+    for (const std::string& name : *names) qmin::WriteLine(STDOUT_FILENO, name);
   } else if (verb == "dump" && operands <= 1) {
     return Dump(xs, operands == 1 ? words[1] : "/");
   } else if (verb == "getperms" && need(1)) {
@@ -104,7 +98,7 @@ qmin::Status Command(qmin::Xenstore& xs, const std::vector<std::string>& words) 
     for (const auto& perm : *perms)
       line += (line.empty() ? "" : " ") + std::string(1, static_cast<char>(perm.access)) +
               std::to_string(perm.domid);
-    Print(line);
+    qmin::WriteLine(STDOUT_FILENO, line);
   } else if (verb == "chmod" && operands >= 2) {
     auto perms = ParsePerms(std::vector<std::string>(words.begin() + 2, words.end()));
     if (!perms) return perms.error();
@@ -116,7 +110,7 @@ qmin::Status Command(qmin::Xenstore& xs, const std::vector<std::string>& words) 
     for (std::uint64_t i = 0; i < *count; ++i) {
       qmin::Result<qmin::WatchEvent> event = xs.ReadWatch();
       if (!event) return event.error();
-      Print(event->path + " " + event->token);
+      qmin::WriteLine(STDOUT_FILENO, event->path + " " + event->token);
     }
   } else if ((verb == "introduce" || verb == "release") && need(1)) {
     const auto domid = qmin::ParseUnsigned(words[1], 0x7fef);
