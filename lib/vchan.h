@@ -1,13 +1,55 @@
-// The vchan transport is chosen at link time (DESIGN.md §4): build/bin links
-// vchan_xen.cc (libxenvchan), build/sim/bin links vchan_socket.cc (UNIX
-// sockets under $VCHAN_SOCKET_DIR). Nothing else in lib/ knows which one it
-// got, and no test code reaches a production binary.
+// A vchan: a bidirectional byte channel between two domains, named by the
+// peer's domain ID and a port. The transport is chosen at link time
+// (DESIGN.md §4): build/bin links vchan_xen.cc (libxenvchan), build/sim/bin
+// links vchan_socket.cc (UNIX sockets named
+// $VCHAN_SOCKET_DIR/vchan.<server>.<client>.<port>.sock, own domain from
+// $VCHAN_DOMAIN). Nothing else in lib/ knows which one it got.
+//
+// Both behave like libxenvchan: the server publishes and waits for its
+// client; reads and writes are partial and never block; the ring is finite
+// (BufferSpace); and fd() is edge-like: after it polls readable, call Wait()
+// and then take everything that is ready, or the rest waits for the next
+// event. Forgetting Wait() spins; not draining stalls.
 #ifndef QMIN_LIB_VCHAN_H_
 #define QMIN_LIB_VCHAN_H_
 
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
 #include <string_view>
 
+#include "error.h"
+
 namespace qmin {
+
+class Vchan {
+ public:
+  enum class State { kWaiting, kOpen, kClosed };
+
+  virtual ~Vchan() = default;
+  /// Polls readable when the channel may have changed.
+  virtual int fd() const = 0;
+  /// Consumes the event behind fd(); call it each time fd() polls readable.
+  virtual Status Wait() = 0;
+  /// kWaiting until a server's client connects; kClosed once the peer went
+  /// (data it sent before may still be readable).
+  virtual State state() = 0;
+  virtual std::size_t DataReady() = 0;
+  virtual std::size_t BufferSpace() = 0;
+  /// Up to bytes.size() bytes, 0 when none is ready.
+  virtual Result<std::size_t> Read(std::span<std::uint8_t> bytes) = 0;
+  /// Up to bytes.size() bytes, 0 when the ring is full.
+  virtual Result<std::size_t> Write(std::span<const std::uint8_t> bytes) = 0;
+};
+
+/// Publishes a channel for `peer` on `port` with rings of at least `buffer`
+/// bytes, and returns at once in state kWaiting.
+Result<std::unique_ptr<Vchan>> ServeVchan(unsigned peer, unsigned port, std::size_t buffer);
+
+/// Connects to the channel `peer` serves for us on `port`; fails (ENOENT)
+/// while the server is not there yet.
+Result<std::unique_ptr<Vchan>> ConnectVchan(unsigned peer, unsigned port);
 
 /// "xen" or "socket": printed by --version so a test can tell the builds apart.
 std::string_view VchanTransportName();

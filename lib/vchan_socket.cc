@@ -1,9 +1,221 @@
-// Simulation vchan transport: UNIX sockets named
-// $VCHAN_SOCKET_DIR/vchan.<server>.<client>.<port>.sock. Linked only into
-// build/sim/bin. The channel itself arrives with the qrx tools.
+// Simulation vchan transport: UNIX stream sockets standing in for Xen's
+// shared rings, with the same semantics (see vchan.h). Linked only into
+// build/sim/bin and the tests.
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include <linux/sockios.h>
+
+#include "text.h"
 #include "vchan.h"
 
 namespace qmin {
+namespace {
+
+constexpr std::size_t kDefaultRing = 65536;
+
+unsigned OwnDomain() {
+  const char* text = std::getenv("VCHAN_DOMAIN");
+  const auto domid =
+      text == nullptr ? std::optional<std::uint64_t>(0) : ParseUnsigned(text, 0x7fef);
+  return domid ? static_cast<unsigned>(*domid) : 0;
+}
+
+std::string SocketPath(unsigned server, unsigned client, unsigned port) {
+  const char* dir = std::getenv("VCHAN_SOCKET_DIR");
+  return std::string(dir == nullptr ? "/tmp" : dir) + "/vchan." + std::to_string(server) + "." +
+         std::to_string(client) + "." + std::to_string(port) + ".sock";
+}
+
+Result<sockaddr_un> Address(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof address.sun_path)
+    return SystemError("use socket " + path, ENAMETOOLONG);
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  return address;
+}
+
+class SocketVchan : public Vchan {
+ public:
+  SocketVchan(int epoll, std::size_t capacity) : epoll_(epoll), capacity_(capacity) {}
+  ~SocketVchan() override {
+    if (listen_ >= 0) {
+      close(listen_);
+      unlink(path_.c_str());
+    }
+    if (conn_ >= 0) close(conn_);
+    close(epoll_);
+  }
+  SocketVchan(const SocketVchan&) = delete;
+  SocketVchan& operator=(const SocketVchan&) = delete;
+
+  Status Listen(const std::string& path) {
+    Result<sockaddr_un> address = Address(path + ".new");
+    if (!address) return address.error();
+    listen_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (listen_ < 0) return SystemError("serve a vchan", errno);
+    unlink(address->sun_path);
+    // Listening before the name appears: a client that sees it can connect.
+    if (bind(listen_, reinterpret_cast<sockaddr*>(&*address), sizeof *address) != 0 ||
+        listen(listen_, 1) != 0 || rename(address->sun_path, path.c_str()) != 0)
+      return SystemError("serve a vchan at " + path, errno);
+    path_ = path;
+    return Watch(listen_);
+  }
+
+  Status Connect(const std::string& path) {
+    Result<sockaddr_un> address = Address(path);
+    if (!address) return address.error();
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return SystemError("connect a vchan", errno);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&*address), sizeof *address) != 0) {
+      const int saved = errno == ECONNREFUSED ? ENOENT : errno;
+      close(fd);
+      return SystemError("connect a vchan at " + path, saved);
+    }
+    return Adopt(fd);
+  }
+
+  int fd() const override { return epoll_; }
+
+  Status Wait() override {
+    epoll_event events[4];
+    // Consuming the edge is what makes fd() quiet again, as libxenvchan_wait does.
+    while (epoll_wait(epoll_, events, 4, 0) > 0) {
+    }
+    if (listen_ >= 0 && conn_ < 0) {
+      const int fd = accept4(listen_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0) {
+        epoll_ctl(epoll_, EPOLL_CTL_DEL, listen_, nullptr);
+        close(listen_);
+        listen_ = -1;
+        unlink(path_.c_str());
+        return Adopt(fd);
+      }
+    }
+    Pull();
+    return {};
+  }
+
+  State state() override {
+    if (conn_ < 0) return peer_closed_ ? State::kClosed : State::kWaiting;
+    Pull();
+    return peer_closed_ ? State::kClosed : State::kOpen;
+  }
+
+  std::size_t DataReady() override {
+    Pull();
+    return ring_.size() - head_;
+  }
+
+  std::size_t BufferSpace() override {
+    if (conn_ < 0 || peer_closed_) return 0;
+    int queued = 0;
+    if (ioctl(conn_, SIOCOUTQ, &queued) != 0) return 0;
+    return queued >= static_cast<int>(capacity_) ? 0 : capacity_ - static_cast<std::size_t>(queued);
+  }
+
+  Result<std::size_t> Read(std::span<std::uint8_t> bytes) override {
+    Pull();
+    const std::size_t count = std::min(bytes.size(), ring_.size() - head_);
+    std::copy_n(ring_.begin() + static_cast<std::ptrdiff_t>(head_), count, bytes.begin());
+    head_ += count;
+    if (head_ == ring_.size()) {
+      ring_.clear();
+      head_ = 0;
+    }
+    return count;
+  }
+
+  Result<std::size_t> Write(std::span<const std::uint8_t> bytes) override {
+    const std::size_t room = std::min(bytes.size(), BufferSpace());
+    if (room == 0) return std::size_t{0};
+    const ssize_t sent = send(conn_, bytes.data(), room, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno == EAGAIN) return std::size_t{0};
+      if (errno == EPIPE || errno == ECONNRESET) peer_closed_ = true;
+      return SystemError("write to a vchan", errno);
+    }
+    return static_cast<std::size_t>(sent);
+  }
+
+ private:
+  Status Watch(int fd) {
+    epoll_event event{};
+    // Edge-triggered inside: the outer fd fires once per arrival, like an event channel.
+    event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    event.data.fd = fd;
+    if (epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event) != 0)
+      return SystemError("watch a vchan", errno);
+    return {};
+  }
+
+  Status Adopt(int fd) {
+    conn_ = fd;
+    const int size = static_cast<int>(capacity_);
+    setsockopt(conn_, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    return Watch(conn_);
+  }
+
+  // Moves what the socket holds into the ring, up to its capacity.
+  void Pull() {
+    if (conn_ < 0 || peer_closed_) return;
+    std::uint8_t buffer[16384];
+    while (ring_.size() - head_ < capacity_) {
+      const std::size_t want = std::min(sizeof buffer, capacity_ - (ring_.size() - head_));
+      const ssize_t got = recv(conn_, buffer, want, MSG_DONTWAIT);
+      if (got > 0) {
+        ring_.insert(ring_.end(), buffer, buffer + got);
+        continue;
+      }
+      if (got == 0 || (errno != EAGAIN && errno != EINTR)) peer_closed_ = true;
+      return;
+    }
+  }
+
+  int epoll_;
+  int listen_ = -1;
+  int conn_ = -1;
+  std::string path_;
+  std::size_t capacity_;
+  std::vector<std::uint8_t> ring_;
+  std::size_t head_ = 0;
+  bool peer_closed_ = false;
+};
+
+Result<std::unique_ptr<SocketVchan>> Make(std::size_t capacity) {
+  const int epoll = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll < 0) return SystemError("create a vchan", errno);
+  return std::make_unique<SocketVchan>(epoll, capacity == 0 ? kDefaultRing : capacity);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Vchan>> ServeVchan(unsigned peer, unsigned port, std::size_t buffer) {
+  Result<std::unique_ptr<SocketVchan>> vchan = Make(buffer);
+  if (!vchan) return vchan.error();
+  if (Status status = (*vchan)->Listen(SocketPath(OwnDomain(), peer, port)); !status)
+    return status.error();
+  return std::unique_ptr<Vchan>(std::move(*vchan));
+}
+
+Result<std::unique_ptr<Vchan>> ConnectVchan(unsigned peer, unsigned port) {
+  Result<std::unique_ptr<SocketVchan>> vchan = Make(kDefaultRing);
+  if (!vchan) return vchan.error();
+  if (Status status = (*vchan)->Connect(SocketPath(peer, OwnDomain(), port)); !status)
+    return status.error();
+  return std::unique_ptr<Vchan>(std::move(*vchan));
+}
 
 std::string_view VchanTransportName() { return "socket"; }
 
