@@ -93,7 +93,12 @@ $(UNIT_TEST): $(TEST_SRCS:%.cc=$(OBJ)/%.o) $(FAKE_LIB_SRCS:%.cc=$(OBJ)/%.o) $(OB
 TEST_ENV := QMIN_BIN=$(CURDIR)/$(OUT)/bin QMIN_SIM_BIN=$(CURDIR)/$(OUT)/sim/bin \
             QMIN_TEST_BIN=$(CURDIR)/$(OUT)/test
 
-check: lint unit bats
+# The tiers run one after the other (their output stays readable, and timing
+# tests do not compete); each may still build in parallel.
+check:
+	$(MAKE) lint
+	$(MAKE) unit
+	$(MAKE) bats
 unit: $(UNIT_TEST) $(FAKE_BINS)
 	$(TEST_ENV) $(UNIT_TEST) --gtest_brief=1
 # The sanitizer build links dynamically: tests of the static build are left to make check.

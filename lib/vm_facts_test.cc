@@ -48,7 +48,9 @@ TEST(IsValidVmNameTest, QubesRules) {
   EXPECT_TRUE(IsValidVmName("work"));
   EXPECT_TRUE(IsValidVmName("sys-net"));
   EXPECT_TRUE(IsValidVmName("a_b.c"));
-  for (const char* bad : {"", "1vm", "-vm", "a b", "a/b", "@x", "x$", std::string(32, 'a').c_str()})
+  for (const std::string& bad :
+       {std::string(), std::string("1vm"), std::string("-vm"), std::string("a b"),
+        std::string("a/b"), std::string("@x"), std::string("x$"), std::string(32, 'a')})
     EXPECT_FALSE(IsValidVmName(bad)) << bad;
 }
 

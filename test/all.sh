@@ -41,7 +41,9 @@ stage() {
 
 stage build make -j"$(nproc)" all
 stage check make -j"$(nproc)" check
-stage sanitize make -j"$(nproc)" SANITIZE=1 unit bats
+stage sanitize-build make -j"$(nproc)" SANITIZE=1 all build/asan/test/lib_test build/asan/test/xsctl build/asan/test/xenstored-fake
+stage sanitize-unit make SANITIZE=1 unit
+stage sanitize-bats make SANITIZE=1 bats
 stage fuzz make fuzz
 stage xen-check make xen-check
 
