@@ -16,12 +16,12 @@ SBIN_TOOLS := mkxendev qrx-broker
 
 LIB_SRCS  := lib/broker_policy.cc lib/cli.cc lib/device_nodes.cc lib/error.cc lib/event_loop.cc \
              lib/files.cc lib/ipaddr.cc lib/log.cc lib/misc_devices.cc lib/mkxendev.cc lib/mounts.cc \
-             lib/netlink.cc lib/policy.cc lib/policy_eval.cc lib/policy_store.cc lib/qrx_proto.cc \
+             lib/netlink.cc lib/policy.cc lib/policy_eval.cc lib/policy_store.cc lib/qrx_data.cc lib/qrx_proto.cc \
              lib/text.cc lib/vif_route.cc lib/vm_facts.cc lib/xenstore.cc lib/xlcfg.cc
 TEST_SRCS := lib/cli_test.cc lib/device_nodes_test.cc lib/error_test.cc lib/event_loop_test.cc \
              lib/files_test.cc lib/ipaddr_test.cc lib/log_test.cc lib/misc_devices_test.cc \
              lib/mkxendev_test.cc lib/mounts_test.cc lib/policy_eval_test.cc lib/policy_test.cc \
-             lib/qrx_proto_test.cc lib/text_test.cc lib/vchan_socket_test.cc lib/vm_facts_test.cc \
+             lib/qrx_data_test.cc lib/qrx_proto_test.cc lib/text_test.cc lib/vchan_socket_test.cc lib/vm_facts_test.cc \
              lib/xenstore_test.cc test/fakes/xenstore_tree_test.cc
 FAKE_TOOLS := xenstored-fake xsctl
 FAKE_LIB_SRCS := test/fakes/xenstore_tree.cc test/fakes/xenstore_wire.cc

@@ -1,0 +1,267 @@
+#include "qrx_data.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace qmin::qrx {
+namespace {
+
+// Keep the ring from holding more than this much of our own framing backlog.
+constexpr std::size_t kReadChunk = kMaxDataChunk;
+
+// A socket's write side is shut down (its reader sees EOF, the other way
+// stays open); anything else is closed.
+void EndWriting(int fd) {
+  struct stat st {};
+  if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && shutdown(fd, SHUT_WR) == 0) return;
+  close(fd);
+}
+
+}  // namespace
+
+DataLink::DataLink(EventLoop& loop, std::unique_ptr<Vchan> vchan, Side side,
+                   std::vector<Outgoing> outgoing, std::vector<Incoming> incoming, Done done)
+    : loop_(loop), vchan_(std::move(vchan)), side_(side), done_(std::move(done)) {
+  for (const Outgoing& stream : outgoing) out_.push_back(Out{stream, true, false});
+  for (const Incoming& stream : incoming) in_.push_back(In{stream, true, {}, false});
+}
+
+DataLink::~DataLink() {
+  if (vchan_) loop_.Remove(vchan_->fd());
+  for (std::size_t i = 0; i < out_.size(); ++i) CloseOutgoing(i);
+  for (std::size_t i = 0; i < in_.size(); ++i) CloseIncoming(i);
+}
+
+Status DataLink::Start() {
+  if (Status status = loop_.Add(vchan_->fd(), EPOLLIN, [this](std::uint32_t) { OnVchan(); });
+      !status)
+    return status;
+  Send(EncodeHello(kProtocolVersion));
+  Rearm();
+  // An edge may have come before we watched: look once.
+  OnVchan();
+  return {};
+}
+
+void DataLink::SetExitCode(int code) {
+  exit_code_ = code;
+  MaybeFinish();
+}
+
+void DataLink::OnVchan() {
+  if (finished_) return;
+  if (Status waited = vchan_->Wait(); !waited) return Finish(waited.error());
+  // Edge-like: take everything that is ready now, or it waits for the next event.
+  ReadMessages();
+  Flush();
+  Rearm();
+  MaybeFinish();
+  if (!finished_ && vchan_->state() == Vchan::State::kClosed && vchan_->DataReady() == 0)
+    Finish(InvalidError("finish the call", "the peer closed the channel before the end"));
+}
+
+void DataLink::ReadMessages() {
+  // Stop taking data while a local fd has not taken what we gave it.
+  const auto blocked = [&] {
+    return std::any_of(in_.begin(), in_.end(), [](const In& in) { return !in.pending.empty(); });
+  };
+  std::uint8_t buffer[16384];
+  while (!finished_ && !blocked()) {
+    std::size_t want = kHeaderSize;
+    if (from_vchan_.size() >= kHeaderSize) want += DecodeHeader(from_vchan_).len;
+    if (from_vchan_.size() < want) {
+      const std::size_t ready = vchan_->DataReady();
+      if (ready == 0) return;
+      Result<std::size_t> got = vchan_->Read(
+          std::span(buffer, std::min({sizeof buffer, ready, want - from_vchan_.size()})));
+      if (!got) return Finish(got.error());
+      from_vchan_.insert(from_vchan_.end(), buffer, buffer + *got);
+      if (from_vchan_.size() == kHeaderSize) {
+        if (Status checked = CheckHeader(Link::kData, DecodeHeader(from_vchan_)); !checked)
+          return Finish(checked.error());
+      }
+      continue;
+    }
+    const Header header = DecodeHeader(from_vchan_);
+    Result<Message> message =
+        DecodeBody(Link::kData, header, std::span(from_vchan_).subspan(kHeaderSize));
+    if (!message) return Finish(message.error());
+    from_vchan_.clear();
+    if (const auto* hello = std::get_if<Hello>(&*message)) {
+      if (hello->version < kMinProtocolVersion)
+        return Finish(InvalidError("greet the peer", "protocol too old"));
+      hello_received_ = true;
+    } else if (!hello_received_) {
+      return Finish(InvalidError("read the call's data", "data before HELLO"));
+    } else if (const auto* exit = std::get_if<ExitStatus>(&*message)) {
+      if (side_ != Side::kCaller)
+        return Finish(InvalidError("read the call's data", "an exit code from the caller"));
+      exit_code_ = exit->code;
+    } else if (const auto* data = std::get_if<Data>(&*message)) {
+      if (!Deliver(data->stream, data->bytes)) return;
+    }
+  }
+}
+
+bool DataLink::Deliver(std::uint32_t type, std::span<const std::uint8_t> body) {
+  for (std::size_t i = 0; i < in_.size(); ++i) {
+    In& in = in_[i];
+    if (in.stream.type != type) continue;
+    if (body.empty()) {
+      CloseIncoming(i);
+    } else if (in.open && in.stream.fd >= 0) {
+      in.pending.insert(in.pending.end(), body.begin(), body.end());
+      OnWritable(i);
+    }
+    return true;
+  }
+  Finish(InvalidError("read the call's data",
+                      "a stream this side does not receive: " + std::to_string(type)));
+  return false;
+}
+
+void DataLink::OnWritable(std::size_t index) {
+  In& in = in_[index];
+  while (!in.pending.empty() && in.open) {
+    const ssize_t wrote = write(in.stream.fd, in.pending.data(), in.pending.size());
+    if (wrote < 0 && errno == EAGAIN) break;
+    if (wrote <= 0) {
+      // The reader went away (EPIPE): what it would have read is dropped, as in Qubes.
+      in.pending.clear();
+      CloseIncoming(index);
+      break;
+    }
+    in.pending.erase(in.pending.begin(), in.pending.begin() + wrote);
+  }
+  Rearm();
+  // Room in the local fd may unblock data waiting in the ring.
+  if (in.pending.empty() && !finished_) ReadMessages();
+  Flush();
+  Rearm();
+  MaybeFinish();
+}
+
+void DataLink::OnLocal(std::size_t index) {
+  Out& out = out_[index];
+  const std::size_t space = vchan_->BufferSpace();
+  if (!to_vchan_.empty() || space <= kHeaderSize) return Rearm();
+  std::vector<std::uint8_t> buffer(std::min(space - kHeaderSize, kReadChunk));
+  const ssize_t got = read(out.stream.fd, buffer.data(), buffer.size());
+  if (got < 0 && errno == EAGAIN) return;
+  if (got <= 0) {
+    Send(EncodeData(static_cast<MsgType>(out.stream.type), {}));
+    CloseOutgoing(index);
+  } else {
+    Send(EncodeData(static_cast<MsgType>(out.stream.type),
+                    std::span(buffer.data(), static_cast<std::size_t>(got))));
+  }
+  Rearm();
+  MaybeFinish();
+}
+
+void DataLink::Send(std::vector<std::uint8_t> message) {
+  to_vchan_.insert(to_vchan_.end(), message.begin(), message.end());
+  Flush();
+}
+
+void DataLink::Flush() {
+  while (!to_vchan_.empty() && !finished_) {
+    Result<std::size_t> wrote = vchan_->Write(to_vchan_);
+    if (!wrote) return Finish(wrote.error());
+    if (*wrote == 0) return;  // the ring is full: the peer's reading wakes us
+    to_vchan_.erase(to_vchan_.begin(), to_vchan_.begin() + static_cast<std::ptrdiff_t>(*wrote));
+  }
+}
+
+// Watches each local fd only while it can make progress.
+void DataLink::Rearm() {
+  if (finished_) return;
+  const bool room = to_vchan_.empty() && vchan_->BufferSpace() > kHeaderSize;
+  for (std::size_t i = 0; i < out_.size(); ++i) {
+    Out& out = out_[i];
+    if (!out.open) continue;
+    if (room && !out.watched) {
+      out.watched = static_cast<bool>(
+          loop_.Add(out.stream.fd, EPOLLIN, [this, i](std::uint32_t) { OnLocal(i); }));
+    } else if (!room && out.watched) {
+      loop_.Remove(out.stream.fd);
+      out.watched = false;
+    }
+  }
+  for (std::size_t i = 0; i < in_.size(); ++i) {
+    In& in = in_[i];
+    const bool want = in.open && !in.pending.empty();
+    if (want && !in.watched) {
+      in.watched = static_cast<bool>(
+          loop_.Add(in.stream.fd, EPOLLOUT, [this, i](std::uint32_t) { OnWritable(i); }));
+    } else if (!want && in.watched) {
+      loop_.Remove(in.stream.fd);
+      in.watched = false;
+    }
+  }
+}
+
+void DataLink::MaybeFinish() {
+  if (finished_) return;
+  const bool outputs_done =
+      std::none_of(out_.begin(), out_.end(), [](const Out& out) { return out.open; });
+  if (side_ == Side::kService) {
+    if (outputs_done && exit_code_ && !exit_sent_) {
+      Send(EncodeExitCode(*exit_code_));
+      exit_sent_ = true;
+    }
+    if (exit_sent_ && to_vchan_.empty()) Finish(0);
+    return;
+  }
+  // Caller: the remote status ends the call once what came before it is written out.
+  const bool delivered =
+      std::all_of(in_.begin(), in_.end(), [](const In& in) { return in.pending.empty(); });
+  if (exit_code_ && delivered) {
+    // The service is gone: input it did not read is dropped, and the end of
+    // our stdin is sent if the ring takes it (Qubes does the same), but
+    // nothing waits for a reader that will never come.
+    if (!outputs_done) {
+      to_vchan_.clear();
+      Send(EncodeData(kDataStdin, {}));
+    }
+    Finish(*exit_code_);
+  }
+}
+
+void DataLink::Finish(Result<int> status) {
+  if (finished_) return;
+  finished_ = true;
+  loop_.Remove(vchan_->fd());
+  for (std::size_t i = 0; i < out_.size(); ++i) CloseOutgoing(i);
+  for (std::size_t i = 0; i < in_.size(); ++i) CloseIncoming(i);
+  // Reported from the loop, not from here: the owner may destroy this link
+  // in the callback, and we are still inside its member functions.
+  if (done_)
+    loop_.AddTimer(std::chrono::milliseconds(0),
+                   [done = std::move(done_), status]() mutable { done(status); });
+}
+
+void DataLink::CloseOutgoing(std::size_t index) {
+  Out& out = out_[index];
+  if (!out.open) return;
+  if (out.watched) loop_.Remove(out.stream.fd);
+  out.watched = false;
+  out.open = false;
+  close(out.stream.fd);
+}
+
+void DataLink::CloseIncoming(std::size_t index) {
+  In& in = in_[index];
+  if (!in.open) return;
+  if (in.watched) loop_.Remove(in.stream.fd);
+  in.watched = false;
+  in.open = false;
+  if (in.stream.fd >= 0) EndWriting(in.stream.fd);
+}
+
+}  // namespace qmin::qrx

@@ -1,0 +1,95 @@
+// The data phase of a qrexec call over one vchan: local descriptors on one
+// side, qrexec data messages on the other (DESIGN.md §3, Qubes' EOF rules).
+//  - Each outgoing stream (a local fd read into messages of one type) ends
+//    with an empty message of that type.
+//  - Each incoming stream (messages of one type written to a local fd) is
+//    closed on its empty message.
+//  - The service side sends EXIT_CODE once every outgoing stream has ended
+//    and SetExitCode() was called; the caller side finishes on EXIT_CODE.
+// Flow control both ways: a local fd is read only while the ring has room,
+// and the vchan only while the local fd takes what was read.
+#ifndef QMIN_LIB_QRX_DATA_H_
+#define QMIN_LIB_QRX_DATA_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "event_loop.h"
+#include "qrx_proto.h"
+#include "vchan.h"
+
+namespace qmin::qrx {
+
+struct Outgoing {
+  int fd;              ///< read until EOF; the link closes it
+  std::uint32_t type;  ///< kDataStdin, kDataStdout or kDataStderr
+};
+
+struct Incoming {
+  std::uint32_t type;
+  int fd;  ///< written to, closed at the stream's end; -1 discards
+};
+
+class DataLink {
+ public:
+  enum class Side { kCaller, kService };
+  /// With the remote exit code (caller side) or 0 (service side), or an
+  /// error when the link broke.
+  using Done = std::function<void(Result<int> status)>;
+
+  DataLink(EventLoop& loop, std::unique_ptr<Vchan> vchan, Side side, std::vector<Outgoing> outgoing,
+           std::vector<Incoming> incoming, Done done);
+  ~DataLink();
+  DataLink(const DataLink&) = delete;
+  DataLink& operator=(const DataLink&) = delete;
+
+  /// Starts: HELLO, then the streams. Local fds must be non-blocking.
+  Status Start();
+  /// Service side: the service's exit status, sent after its output ended.
+  void SetExitCode(int code);
+
+ private:
+  void OnVchan();
+  void OnLocal(std::size_t index);
+  void OnWritable(std::size_t index);
+  void ReadMessages();
+  bool Deliver(std::uint32_t type, std::span<const std::uint8_t> body);
+  void Flush();
+  void Send(std::vector<std::uint8_t> message);
+  void Rearm();
+  void MaybeFinish();
+  void Finish(Result<int> status);
+  void CloseOutgoing(std::size_t index);
+  void CloseIncoming(std::size_t index);
+
+  EventLoop& loop_;
+  std::unique_ptr<Vchan> vchan_;
+  Side side_;
+  struct Out {
+    Outgoing stream;
+    bool open = true;
+    bool watched = false;
+  };
+  struct In {
+    Incoming stream;
+    bool open = true;
+    std::vector<std::uint8_t> pending;  ///< read from the vchan, not yet taken by the fd
+    bool watched = false;
+  };
+  std::vector<Out> out_;
+  std::vector<In> in_;
+  Done done_;
+  std::vector<std::uint8_t> to_vchan_;    ///< framed, waiting for ring space
+  std::vector<std::uint8_t> from_vchan_;  ///< a partial message
+  bool hello_received_ = false;
+  std::optional<int> exit_code_;
+  bool exit_sent_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace qmin::qrx
+
+#endif  // QMIN_LIB_QRX_DATA_H_

@@ -1,0 +1,174 @@
+// The data phase end to end in one process: a caller-side and a
+// service-side DataLink over the socket vchan, with a real child process as
+// the service.
+#include "qrx_data.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace qmin::qrx {
+namespace {
+
+struct Pipe {
+  int read = -1;
+  int write = -1;
+};
+
+Pipe MakePipe() {
+  int fds[2];
+  EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  return Pipe{fds[0], fds[1]};
+}
+
+void NonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+std::string ReadAll(int fd) {
+  std::string all;
+  char buffer[65536];
+  ssize_t got = 0;
+  while ((got = read(fd, buffer, sizeof buffer)) > 0)
+    all.append(buffer, static_cast<std::size_t>(got));
+  close(fd);
+  return all;
+}
+
+class DataLinkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("VCHAN_SOCKET_DIR", dir_.path().c_str(), 1);
+    signal(SIGPIPE, SIG_IGN);  // the feeder may outlive the caller's stdin, as a terminal would
+  }
+
+  struct Outcome {
+    Result<int> caller = 0;
+    Result<int> service = 0;
+    std::string out;
+    std::string err;
+  };
+
+  // Runs `script` under sh as the service; feeds `input` as the caller's stdin.
+  Outcome Call(const std::string& script, const std::string& input, std::size_t ring = 4096) {
+    Result<EventLoop> loop = EventLoop::Create();
+    setenv("VCHAN_DOMAIN", "0", 1);
+    Result<std::unique_ptr<Vchan>> server =
+        ServeVchan(5, 700, ring);  // the caller serves, as in qrexec
+    setenv("VCHAN_DOMAIN", "5", 1);
+    Result<std::unique_ptr<Vchan>> client = ConnectVchan(0, 700);
+    EXPECT_TRUE(server && client);
+
+    Pipe in = MakePipe(), out = MakePipe(), err = MakePipe();  // the caller's terminal
+    Pipe child_in = MakePipe(), child_out = MakePipe(), child_err = MakePipe();
+    const pid_t child = fork();
+    if (child == 0) {
+      dup2(child_in.read, 0);
+      dup2(child_out.write, 1);
+      dup2(child_err.write, 2);
+      execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(child_in.read);
+    close(child_out.write);
+    close(child_err.write);
+    for (int fd : {in.read, out.write, err.write, child_in.write, child_out.read, child_err.read})
+      NonBlocking(fd);
+
+    Outcome outcome;
+    int finished = 0;
+    DataLink caller(*loop, std::move(*server), DataLink::Side::kCaller, {{in.read, kDataStdin}},
+                    {{kDataStdout, out.write}, {kDataStderr, err.write}}, [&](Result<int> status) {
+                      outcome.caller = status;
+                      if (++finished == 2) loop->Stop();
+                    });
+    DataLink service(*loop, std::move(*client), DataLink::Side::kService,
+                     {{child_out.read, kDataStdout}, {child_err.read, kDataStderr}},
+                     {{kDataStdin, child_in.write}}, [&](Result<int> status) {
+                       outcome.service = status;
+                       if (++finished == 2) loop->Stop();
+                     });
+    std::thread feeder([&] {
+      for (std::size_t at = 0; at < input.size();) {
+        const ssize_t wrote = write(in.write, input.data() + at, input.size() - at);
+        if (wrote <= 0) break;
+        at += static_cast<std::size_t>(wrote);
+      }
+      close(in.write);
+    });
+    std::string out_text, err_text;
+    std::thread out_reader([&] { out_text = ReadAll(out.read); });
+    std::thread err_reader([&] { err_text = ReadAll(err.read); });
+    // The service's exit is polled from the loop, as the agent will reap it.
+    std::function<void()> reap = [&] {
+      int status = 0;
+      if (waitpid(child, &status, WNOHANG) == child) {
+        service.SetExitCode(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+      } else {
+        loop->AddTimer(std::chrono::milliseconds(5), reap);
+      }
+    };
+    loop->AddTimer(std::chrono::milliseconds(5), reap);
+    loop->AddTimer(std::chrono::seconds(60), [&] { loop->Stop(); });
+    EXPECT_TRUE(caller.Start());
+    EXPECT_TRUE(service.Start());
+    EXPECT_TRUE(loop->Run());
+    feeder.join();
+    out_reader.join();
+    err_reader.join();
+    outcome.out = out_text;
+    outcome.err = err_text;
+    return outcome;
+  }
+
+  testing::ScopedTempDir dir_;
+};
+
+TEST_F(DataLinkTest, StdinStdoutStderrAndTheExitCode) {
+  Outcome outcome = Call("cat; echo oops >&2; exit 3", "hello\n");
+  ASSERT_TRUE(outcome.caller) << outcome.caller.error().Text();
+  EXPECT_EQ(*outcome.caller, 3);
+  EXPECT_TRUE(outcome.service);
+  EXPECT_EQ(outcome.out, "hello\n");
+  EXPECT_EQ(outcome.err, "oops\n");
+}
+
+TEST_F(DataLinkTest, ManyMegabytesThroughASmallRingArriveIntact) {
+  std::string input;
+  for (int i = 0; input.size() < 8 * 1024 * 1024; ++i)
+    input += std::to_string(i * 2654435761U) + "\n";
+  Outcome outcome = Call("cat", input, 4096);
+  ASSERT_TRUE(outcome.caller) << outcome.caller.error().Text();
+  EXPECT_EQ(*outcome.caller, 0);
+  EXPECT_EQ(outcome.out.size(), input.size());
+  EXPECT_TRUE(outcome.out == input);
+}
+
+TEST_F(DataLinkTest, TheServiceMayEndBeforeReadingItsInput) {
+  Outcome outcome = Call("echo done", std::string(1 << 20, 'x'));
+  ASSERT_TRUE(outcome.caller) << outcome.caller.error().Text();
+  EXPECT_EQ(*outcome.caller, 0);
+  EXPECT_EQ(outcome.out, "done\n");
+}
+
+TEST_F(DataLinkTest, EmptyInputIsAnImmediateEndOfFile) {
+  Outcome outcome = Call("wc -c", "");
+  ASSERT_TRUE(outcome.caller);
+  EXPECT_EQ(outcome.out.find('0') != std::string::npos, true) << outcome.out;
+}
+
+TEST_F(DataLinkTest, AServiceKilledByASignalReports128PlusIt) {
+  Outcome outcome = Call("kill -9 $$", "");
+  ASSERT_TRUE(outcome.caller);
+  EXPECT_EQ(*outcome.caller, 128 + SIGKILL);
+}
+
+}  // namespace
+}  // namespace qmin::qrx
