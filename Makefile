@@ -10,14 +10,14 @@ DESTDIR   ?=
 CXX       ?= g++
 SANITIZE  ?= 0
 
-TOOLS     := mkxendev qrx-broker vif-route
-SBIN_TOOLS := mkxendev qrx-broker
+TOOLS     := mkxendev qrx-agent qrx-broker qrx-call vif-route
+SBIN_TOOLS := mkxendev qrx-agent qrx-broker
 # vif-route is a hotplug script: it goes to /etc/xen/scripts, where xl looks.
 
 LIB_SRCS  := lib/broker_policy.cc lib/cli.cc lib/device_nodes.cc lib/error.cc lib/event_loop.cc \
              lib/files.cc lib/ipaddr.cc lib/log.cc lib/misc_devices.cc lib/mkxendev.cc lib/mounts.cc \
-             lib/netlink.cc lib/policy.cc lib/policy_eval.cc lib/policy_store.cc lib/qrx_data.cc lib/qrx_proto.cc \
-             lib/text.cc lib/vif_route.cc lib/vm_facts.cc lib/xenstore.cc lib/xlcfg.cc
+             lib/netlink.cc lib/policy.cc lib/policy_eval.cc lib/policy_store.cc lib/qrx_agent.cc lib/qrx_broker.cc lib/qrx_call.cc lib/qrx_channel.cc lib/qrx_data.cc lib/qrx_proto.cc lib/qrx_runner.cc lib/qrx_service.cc \
+             lib/text.cc lib/unix_socket.cc lib/vif_route.cc lib/vm_facts.cc lib/xenstore.cc lib/xlcfg.cc
 TEST_SRCS := lib/cli_test.cc lib/device_nodes_test.cc lib/error_test.cc lib/event_loop_test.cc \
              lib/files_test.cc lib/ipaddr_test.cc lib/log_test.cc lib/misc_devices_test.cc \
              lib/mkxendev_test.cc lib/mounts_test.cc lib/policy_eval_test.cc lib/policy_test.cc \
@@ -140,11 +140,14 @@ xen-check: all $(FAKE_BINS) $(OUT)/test/vchan-probe
 # OpenRC scripts are templates: @SBINDIR@ becomes where the tools are installed.
 INIT_SCRIPTS := $(basename $(notdir $(wildcard init.d/*.in)))
 install: $(BINS)
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
 	  $(DESTDIR)/etc/init.d
 	install -m 0755 $(SBIN_TOOLS:%=$(OUT)/bin/%) $(DESTDIR)$(PREFIX)/sbin/
 	install -d $(DESTDIR)/etc/xen/scripts
 	install -m 0755 $(OUT)/bin/vif-route $(DESTDIR)/etc/xen/scripts/vif-route
+	install -m 0755 $(OUT)/bin/qrx-call $(DESTDIR)$(PREFIX)/bin/qrx-call
+	for page in man/*.1; do [ -f "$$page" ] && install -m 0644 "$$page" $(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	for f in $(INIT_SCRIPTS); do \

@@ -1,6 +1,5 @@
 // The policy side of qrx-broker: one-shot evaluation (--evaluate), the
-// configuration check (-n), and the daemon loop that keeps the policy
-// current (reload on SIGHUP and on any change to its files).
+// configuration check (-n), and how the daemon reports its policy loads.
 #ifndef QMIN_LIB_BROKER_POLICY_H_
 #define QMIN_LIB_BROKER_POLICY_H_
 
@@ -29,10 +28,9 @@ Evaluation EvaluateOnce(const PolicySources& sources, const std::string& source,
 /// Loads everything for -n; `rules` gets the parsed rules for -v.
 LoadReport CheckPolicy(const PolicySources& sources, std::vector<Rule>& rules);
 
-/// Runs until SIGTERM or SIGINT: loads the policy, then reloads it on SIGHUP
-/// and when its files change. Logs every load; a failed one loudly, with
-/// every error, and from then on the policy denies every call until fixed.
-Status ServePolicy(const PolicySources& sources, Log& log);
+/// Logs a load: its size, or loudly every error and that calls are denied.
+/// `what` is "load" or "reload".
+void LogPolicyLoad(Log& log, const LoadReport& report, const std::string& what);
 
 }  // namespace qmin
 

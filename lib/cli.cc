@@ -141,6 +141,7 @@ Result<Args> ParseArgs(const ToolSpec& tool, int argc, const char* const* argv) 
     Status status;
     if (options_done || word.size() < 2 || word[0] != '-') {
       args.AddPositional(std::string(word));
+      options_done = options_done || tool.options_first;
     } else if (word == "--") {
       options_done = true;
     } else if (word[1] == '-') {

@@ -33,6 +33,8 @@ struct ToolSpec {
   std::vector<OptionSpec> options;
   std::size_t min_positionals = 0;
   std::size_t max_positionals = 0;
+  /// Options end at the first operand (the rest belongs to a program to run).
+  bool options_first = false;
 };
 
 class Args {

@@ -39,6 +39,8 @@ void Log::Warning(const qmin::Error& error) const {
 
 void Log::Warning(std::string_view text) const { Emit(LOG_WARNING, "warning", text); }
 
+void Log::Notice(std::string_view text) const { Emit(LOG_NOTICE, "notice", text); }
+
 void Log::Usage(std::string_view text) const { Emit(LOG_ERR, "usage", text); }
 
 void Log::Info(std::string_view text) const {

@@ -2,6 +2,7 @@
 //   TOOL: fatal: unable to ACTION: REASON    (the tool exits)
 //   TOOL: error: unable to ACTION: REASON    (a daemon carries on, degraded)
 //   TOOL: warning: TEXT
+//   TOOL: notice: TEXT       (a daemon's record of what it decided)
 //   TOOL: usage: TEXT
 //   TOOL: info: TEXT       (with -v)
 //   TOOL: debug: TEXT      (with -vv)
@@ -36,6 +37,7 @@ class Log {
   void Warning(const qmin::Error& error) const;
   void Warning(std::string_view text) const;
   void Usage(std::string_view text) const;
+  void Notice(std::string_view text) const;
   void Info(std::string_view text) const;
   void Debug(std::string_view text) const;
 

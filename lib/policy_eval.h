@@ -57,6 +57,7 @@ class Policy {
   Decision EvaluateWithoutIndex(const PolicyRequest& request) const;
 
   std::size_t size() const { return rules_.size(); }
+  const VmTable& vms() const { return vms_; }
   const std::vector<Rule>& rules() const { return rules_; }
 
  private:

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 
 namespace qmin::qrx {
 namespace {
@@ -27,8 +28,8 @@ void EndWriting(int fd) {
 DataLink::DataLink(EventLoop& loop, std::unique_ptr<Vchan> vchan, Side side,
                    std::vector<Outgoing> outgoing, std::vector<Incoming> incoming, Done done)
     : loop_(loop), vchan_(std::move(vchan)), side_(side), done_(std::move(done)) {
-  for (const Outgoing& stream : outgoing) out_.push_back(Out{stream, true, false});
-  for (const Incoming& stream : incoming) in_.push_back(In{stream, true, {}, false});
+  for (const Outgoing& stream : outgoing) out_.push_back(Out{stream, true, false, true, false});
+  for (const Incoming& stream : incoming) in_.push_back(In{stream, true, {}, false, true, false});
 }
 
 DataLink::~DataLink() {
@@ -42,6 +43,7 @@ Status DataLink::Start() {
       !status)
     return status;
   Send(EncodeHello(kProtocolVersion));
+  for (const auto& [type, bytes] : prefix_) Send(EncodeData(static_cast<MsgType>(type), bytes));
   Rearm();
   // An edge may have come before we watched: look once.
   OnVchan();
@@ -115,7 +117,13 @@ bool DataLink::Deliver(std::uint32_t type, std::span<const std::uint8_t> body) {
     if (body.empty()) {
       CloseIncoming(i);
     } else if (in.open && in.stream.fd >= 0) {
+      const std::size_t start = in.pending.size();
       in.pending.insert(in.pending.end(), body.begin(), body.end());
+      if (in.stream.filter_escapes)
+        for (std::size_t at = start; at < in.pending.size(); ++at) {
+          const std::uint8_t c = in.pending[at];
+          if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) in.pending[at] = '_';
+        }
       OnWritable(i);
     }
     return true;
@@ -178,16 +186,33 @@ void DataLink::Flush() {
   }
 }
 
-// Watches each local fd only while it can make progress.
+void DataLink::Later(std::function<void()> step) {
+  loop_.AddTimer(std::chrono::milliseconds(0),
+                 [alive = std::weak_ptr<bool>(alive_), step = std::move(step)] {
+                   if (alive.lock()) step();
+                 });
+}
+
+// Watches each local fd only while it can make progress. Descriptors epoll
+// refuses (regular files, /dev/null) never block: they are served from the
+// loop's timer instead, one step at a time.
 void DataLink::Rearm() {
   if (finished_) return;
   const bool room = to_vchan_.empty() && vchan_->BufferSpace() > kHeaderSize;
   for (std::size_t i = 0; i < out_.size(); ++i) {
     Out& out = out_[i];
     if (!out.open) continue;
-    if (room && !out.watched) {
-      out.watched = static_cast<bool>(
-          loop_.Add(out.stream.fd, EPOLLIN, [this, i](std::uint32_t) { OnLocal(i); }));
+    if (room && out.pollable && !out.watched) {
+      Status added = loop_.Add(out.stream.fd, EPOLLIN, [this, i](std::uint32_t) { OnLocal(i); });
+      out.watched = static_cast<bool>(added);
+      out.pollable = added || added.error().errnum != EPERM;
+    }
+    if (room && !out.pollable && !out.scheduled) {
+      out.scheduled = true;
+      Later([this, i] {
+        out_[i].scheduled = false;
+        OnLocal(i);
+      });
     } else if (!room && out.watched) {
       loop_.Remove(out.stream.fd);
       out.watched = false;
@@ -196,9 +221,17 @@ void DataLink::Rearm() {
   for (std::size_t i = 0; i < in_.size(); ++i) {
     In& in = in_[i];
     const bool want = in.open && !in.pending.empty();
-    if (want && !in.watched) {
-      in.watched = static_cast<bool>(
-          loop_.Add(in.stream.fd, EPOLLOUT, [this, i](std::uint32_t) { OnWritable(i); }));
+    if (want && in.pollable && !in.watched) {
+      Status added = loop_.Add(in.stream.fd, EPOLLOUT, [this, i](std::uint32_t) { OnWritable(i); });
+      in.watched = static_cast<bool>(added);
+      in.pollable = added || added.error().errnum != EPERM;
+    }
+    if (want && !in.pollable && !in.scheduled) {
+      in.scheduled = true;
+      Later([this, i] {
+        in_[i].scheduled = false;
+        OnWritable(i);
+      });
     } else if (!want && in.watched) {
       loop_.Remove(in.stream.fd);
       in.watched = false;
@@ -210,6 +243,7 @@ void DataLink::MaybeFinish() {
   if (finished_) return;
   const bool outputs_done =
       std::none_of(out_.begin(), out_.end(), [](const Out& out) { return out.open; });
+  if (outputs_done && outputs_ended_) std::exchange(outputs_ended_, nullptr)();
   if (side_ == Side::kService) {
     if (outputs_done && exit_code_ && !exit_sent_) {
       Send(EncodeExitCode(*exit_code_));

@@ -30,7 +30,8 @@ struct Outgoing {
 
 struct Incoming {
   std::uint32_t type;
-  int fd;  ///< written to, closed at the stream's end; -1 discards
+  int fd;                       ///< written to, closed at the stream's end; -1 discards
+  bool filter_escapes = false;  ///< control characters become '_' (a terminal is not a file)
 };
 
 class DataLink {
@@ -46,10 +47,18 @@ class DataLink {
   DataLink(const DataLink&) = delete;
   DataLink& operator=(const DataLink&) = delete;
 
+  /// Data to send right after HELLO, before the stream's fd is read
+  /// (qrx-call --prefix-data). Call before Start().
+  void Prepend(std::uint32_t type, std::vector<std::uint8_t> bytes) {
+    prefix_.emplace_back(type, std::move(bytes));
+  }
   /// Starts: HELLO, then the streams. Local fds must be non-blocking.
   Status Start();
   /// Service side: the service's exit status, sent after its output ended.
   void SetExitCode(int code);
+  /// Called once when every outgoing stream has ended (a socket service's
+  /// exit code is 0 then).
+  void OnOutputsEnded(std::function<void()> callback) { outputs_ended_ = std::move(callback); }
 
  private:
   void OnVchan();
@@ -72,16 +81,25 @@ class DataLink {
     Outgoing stream;
     bool open = true;
     bool watched = false;
+    bool pollable = true;  ///< epoll refuses regular files and /dev/null: those are always ready
+    bool scheduled = false;
   };
   struct In {
     Incoming stream;
     bool open = true;
     std::vector<std::uint8_t> pending;  ///< read from the vchan, not yet taken by the fd
     bool watched = false;
+    bool pollable = true;
+    bool scheduled = false;
   };
+  /// Runs `step` from the loop soon, unless this link is gone by then.
+  void Later(std::function<void()> step);
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::vector<Out> out_;
   std::vector<In> in_;
   Done done_;
+  std::function<void()> outputs_ended_;
+  std::vector<std::pair<std::uint32_t, std::vector<std::uint8_t>>> prefix_;
   std::vector<std::uint8_t> to_vchan_;    ///< framed, waiting for ring space
   std::vector<std::uint8_t> from_vchan_;  ///< a partial message
   bool hello_received_ = false;

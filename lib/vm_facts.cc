@@ -40,6 +40,11 @@ std::string ReadOne(const std::string& path, const std::string& name, VmFacts& f
     if (type->scalar == "AdminVM") return path + ": xvm_type AdminVM belongs to dom0 alone";
     facts.type = type->scalar;
   }
+  if (const XlValue* user = get("xvm_default_user")) {
+    if (user->is_list || !IsTokenText(user->scalar))
+      return path + ": xvm_default_user must be a user name";
+    facts.default_user = user->scalar;
+  }
   if (const XlValue* tags = get("xvm_tags")) {
     if (!tags->is_list) return path + ": xvm_tags must be a list";
     for (const std::string& tag : tags->items) {
@@ -60,7 +65,7 @@ bool IsValidVmName(std::string_view name) {
 
 VmLoad LoadVmFacts(const std::string& dir) {
   VmLoad load;
-  load.vms[kAdminVmName] = VmFacts{"AdminVM", {}};
+  load.vms[kAdminVmName] = VmFacts{"AdminVM", {}, "root"};
   DIR* handle = opendir(dir.c_str());
   if (handle == nullptr) {
     if (errno != ENOENT) load.errors.push_back(dir + ": " + std::strerror(errno));

@@ -16,8 +16,9 @@ namespace qmin {
 inline constexpr char kAdminVmName[] = "dom0";
 
 struct VmFacts {
-  std::string type = "AppVM";  ///< xvm_type; dom0's is "AdminVM"
-  std::set<std::string> tags;  ///< xvm_tags
+  std::string type = "AppVM";         ///< xvm_type; dom0's is "AdminVM"
+  std::set<std::string> tags;         ///< xvm_tags
+  std::string default_user = "user";  ///< xvm_default_user: who runs user=DEFAULT calls
 };
 
 using VmTable = std::map<std::string, VmFacts>;

@@ -1,9 +1,11 @@
-// qrx-broker: qrexec policy in dom0. For now: --evaluate, -n, and the
-// daemon's policy loading and reloading.
+// qrx-broker: qrexec in dom0: the policy (--evaluate, -n) and the daemon
+// that routes calls between VMs.
 #include <unistd.h>
 
 #include "broker_policy.h"
 #include "cli.h"
+#include "event_loop.h"
+#include "qrx_broker.h"
 
 namespace {
 
@@ -11,7 +13,7 @@ namespace {
 const qmin::ToolSpec kTool = {
     "qrx-broker",
     "[-dhnv] [--evaluate] [--vm-dir DIR] [--policy-dir DIR]... [--legacy-policy-dir DIR] "
-    "[SOURCE TARGET SERVICE[+ARG]]",
+    "[--socket PATH] [--rpc-dir DIR]... [--xvm-start PATH] [SOURCE TARGET SERVICE[+ARG]]",
     "Route qrexec calls between VMs by Qubes' policy.d rules.",
     {
         {"debug",             'd', "",    "stay in the foreground and log to standard error"},
@@ -19,7 +21,10 @@ const qmin::ToolSpec kTool = {
         {"evaluate",          0,   "",    "print the decision for SOURCE TARGET SERVICE[+ARG] and exit"},
         {"legacy-policy-dir", 0,   "DIR", "what !compat-4.0 reads (default /etc/qubes-rpc/policy)"},
         {"policy-dir",        0,   "DIR", "a policy directory; repeat for more, earlier wins on equal names"},
+        {"rpc-dir",           0,   "DIR", "dom0's services; repeat for more (default /etc/qubes-rpc)"},
+        {"socket",            0,   "PATH", "where dom0's qrx-call connects (default /run/qubes/qrx-broker.sock)"},
         {"vm-dir",            0,   "DIR", "VM definitions (default /etc/xvm)"},
+        {"xvm-start",         0,   "PATH", "what starts a VM for autostart=yes (default /usr/sbin/xvm-start)"},
     },
     0, 3,
 };
@@ -64,7 +69,16 @@ qmin::Status Run(const qmin::Args& args, qmin::Log& log, qmin::ExitCode& exit_co
     return qmin::InvalidError("parse the command line", "operands need --evaluate");
   if (args.Has("check")) return Check(args);
   if (!args.Has("debug")) log.set_sinks(qmin::Log::kSyslog);
-  return qmin::ServePolicy(Sources(args), log);
+  qmin::qrx::BrokerOptions options;
+  options.sources = Sources(args);
+  options.socket_path = args.Get("socket", options.socket_path);
+  if (args.Has("rpc-dir")) options.rpc_dirs = args.GetAll("rpc-dir");
+  options.xvm_start = args.Get("xvm-start", options.xvm_start);
+  qmin::Result<qmin::EventLoop> loop = qmin::EventLoop::Create();
+  if (!loop) return loop.error();
+  qmin::qrx::Broker broker(*loop, options, log);
+  if (qmin::Status started = broker.Start(); !started) return started;
+  return loop->Run();
 }
 
 }  // namespace
