@@ -23,7 +23,7 @@ TEST_SRCS := lib/cli_test.cc lib/device_nodes_test.cc lib/error_test.cc lib/even
              lib/mkxendev_test.cc lib/mounts_test.cc lib/policy_eval_test.cc lib/policy_test.cc \
              lib/qrx_data_test.cc lib/qrx_proto_test.cc lib/text_test.cc lib/vchan_socket_test.cc lib/vm_facts_test.cc \
              lib/xenstore_test.cc test/fakes/xenstore_tree_test.cc
-FAKE_TOOLS := xenstored-fake xsctl
+FAKE_TOOLS := xenstored-fake xsctl socket-service qrx-hostile
 FAKE_LIB_SRCS := test/fakes/xenstore_tree.cc test/fakes/xenstore_wire.cc
 
 ifeq ($(SANITIZE),1)

@@ -120,7 +120,19 @@ void Agent::OnClientConnect() {
       continue;
     }
     clients_[fd] = Client{};
-    if (!loop_.Add(fd, EPOLLIN, [this, fd](std::uint32_t) { OnClientData(fd); })) close(fd);
+    if (!loop_.Add(fd, EPOLLIN, [this, fd](std::uint32_t) { OnClientData(fd); })) {
+      clients_.erase(fd);
+      close(fd);
+      continue;
+    }
+    // A caller that does not say what it wants in time is let go.
+    clients_[fd].timeout = loop_.AddTimer(std::chrono::seconds(10), [this, fd] {
+      auto client = clients_.find(fd);
+      if (client != clients_.end() && !client->second.forwarded) {
+        client->second.timeout = 0;
+        DropClient(fd);
+      }
+    });
   }
 }
 
@@ -159,6 +171,8 @@ void Agent::OnClientData(int fd) {
 }
 
 void Agent::DropClient(int fd) {
+  if (auto client = clients_.find(fd); client != clients_.end() && client->second.timeout != 0)
+    loop_.CancelTimer(client->second.timeout);
   loop_.Remove(fd);
   close(fd);
   clients_.erase(fd);

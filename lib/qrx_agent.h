@@ -38,6 +38,7 @@ class Agent {
   struct Client {
     std::vector<std::uint8_t> in;
     bool forwarded = false;
+    EventLoop::TimerId timeout = 0;
   };
   void ServeControl();
   void OnControlMessage(const Message& message);

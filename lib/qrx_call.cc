@@ -59,7 +59,7 @@ int Dup(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 3); }
 
 }  // namespace
 
-Result<int> RunCall(const CallOptions& options) {
+Result<CallOutcome> RunCall(const CallOptions& options) {
   std::string target = options.target;
   std::replace(target.begin(), target.end(), '$',
                '@');  // the legacy spelling, as qrexec-client-vm does
@@ -76,7 +76,7 @@ Result<int> RunCall(const CallOptions& options) {
       WriteAll(*socket, EncodeTrigger(kTriggerService3, {"", target, "SOCKET", options.service}));
   const std::optional<ExecParams> answer = sent ? AwaitAnswer(*socket) : std::nullopt;
   close(*socket);
-  if (!answer) return kExitRefused;
+  if (!answer) return CallOutcome{kExitRefused, true};
 
   Result<std::unique_ptr<Vchan>> vchan =
       ServeVchan(answer->connect_domain, answer->connect_port, options.buffer_size);
@@ -135,11 +135,12 @@ Result<int> RunCall(const CallOptions& options) {
   if (Status started = link.Start(); !started) return started.error();
   if (Status ran = loop->Run(); !ran) return ran.error();
   if (!remote) return remote.error();
-  if (program < 0) return *remote;
+  if (program < 0) return CallOutcome{*remote, false};
   int status = 0;
   waitpid(program, &status, 0);
   const int local = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-  return *remote != 0 ? *remote : local;  // Qubes' rule: the remote status first
+  return CallOutcome{*remote != 0 ? *remote : local,
+                     false};  // Qubes' rule: the remote status first
 }
 
 }  // namespace qmin::qrx

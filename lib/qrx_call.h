@@ -27,9 +27,13 @@ struct CallOptions {
   int filter_stderr = -1;
 };
 
-/// Runs the call; returns the exit status for qrx-call (the remote status,
-/// or the local program's, 125 126 127, 128+signal), or an error for 125.
-Result<int> RunCall(const CallOptions& options);
+struct CallOutcome {
+  int status = 0;        ///< the remote status, or the local program's, 128+signal
+  bool refused = false;  ///< the policy said no (status 126)
+};
+
+/// Runs the call; an error means qrx-call exits 125.
+Result<CallOutcome> RunCall(const CallOptions& options);
 
 }  // namespace qmin::qrx
 

@@ -124,7 +124,7 @@ bool DataLink::Deliver(std::uint32_t type, std::span<const std::uint8_t> body) {
           const std::uint8_t c = in.pending[at];
           if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) in.pending[at] = '_';
         }
-      OnWritable(i);
+      WritePending(i);
     }
     return true;
   }
@@ -133,22 +133,27 @@ bool DataLink::Deliver(std::uint32_t type, std::span<const std::uint8_t> body) {
   return false;
 }
 
-void DataLink::OnWritable(std::size_t index) {
+// Gives the local fd what it will take now; never blocks, never recurses.
+void DataLink::WritePending(std::size_t index) {
   In& in = in_[index];
   while (!in.pending.empty() && in.open) {
     const ssize_t wrote = write(in.stream.fd, in.pending.data(), in.pending.size());
-    if (wrote < 0 && errno == EAGAIN) break;
+    if (wrote < 0 && errno == EAGAIN) return;
     if (wrote <= 0) {
       // The reader went away (EPIPE): what it would have read is dropped, as in Qubes.
       in.pending.clear();
       CloseIncoming(index);
-      break;
+      return;
     }
     in.pending.erase(in.pending.begin(), in.pending.begin() + wrote);
   }
-  Rearm();
+}
+
+void DataLink::OnWritable(std::size_t index) {
+  if (finished_) return;
+  WritePending(index);
   // Room in the local fd may unblock data waiting in the ring.
-  if (in.pending.empty() && !finished_) ReadMessages();
+  if (in_[index].pending.empty()) ReadMessages();
   Flush();
   Rearm();
   MaybeFinish();

@@ -64,6 +64,7 @@ class DataLink {
   void OnVchan();
   void OnLocal(std::size_t index);
   void OnWritable(std::size_t index);
+  void WritePending(std::size_t index);
   void ReadMessages();
   bool Deliver(std::uint32_t type, std::span<const std::uint8_t> body);
   void Flush();

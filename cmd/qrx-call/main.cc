@@ -37,14 +37,14 @@ qmin::Status Run(const qmin::Args& args, qmin::Log& log, qmin::ExitCode& exit_co
   }
   if (args.Has("filter-escapes")) options.filter_stdout = options.filter_stderr = 1;
   if (args.Has("no-filter-escapes")) options.filter_stdout = options.filter_stderr = 0;
-  qmin::Result<int> status = qmin::qrx::RunCall(options);
-  if (!status) {
-    log.Fatal(status.error());
+  qmin::Result<qmin::qrx::CallOutcome> outcome = qmin::qrx::RunCall(options);
+  if (!outcome) {
+    log.Fatal(outcome.error());
     exit_code = static_cast<qmin::ExitCode>(qmin::qrx::kExitProblem);
     return {};
   }
-  if (*status == qmin::qrx::kExitRefused) log.Warning("request refused");
-  exit_code = static_cast<qmin::ExitCode>(*status);
+  if (outcome->refused) log.Warning("request refused");
+  exit_code = static_cast<qmin::ExitCode>(outcome->status);
   return {};
 }
 

@@ -19,6 +19,7 @@ teardown() {
 		kill "$DAEMON" 2>/dev/null || true
 		wait "$DAEMON" 2>/dev/null || true
 	fi
+	xenstore_stop
 }
 
 evaluate() {
@@ -142,7 +143,9 @@ svc * work personal alow
 
 @test "the daemon reloads on change and on SIGHUP, and fails closed in between" {
 	echo 'svc * work personal allow' >"$POLICY/30-user.policy"
-	"$BROKER" -d -v --vm-dir "$VMS" --policy-dir "$POLICY" 2>"$BATS_TEST_TMPDIR/log" 3>&- &
+	xenstore_start
+	"$BROKER" -d -v --vm-dir "$VMS" --policy-dir "$POLICY" --socket "$BATS_TEST_TMPDIR/broker.sock" \
+		2>"$BATS_TEST_TMPDIR/log" 3>&- &
 	DAEMON=$!
 	wait_for_line "$BATS_TEST_TMPDIR/log" '^qrx-broker: info: policy loaded: 1 rules from 1 files$'
 	echo 'svc * work personal alow' >"$POLICY/40-broken.policy"
@@ -167,7 +170,8 @@ svc * work personal alow
 
 @test "the idle daemon uses no CPU" {
 	echo 'svc * work personal allow' >"$POLICY/30-user.policy"
-	"$BROKER" -d --vm-dir "$VMS" --policy-dir "$POLICY" 2>/dev/null 3>&- &
+	xenstore_start
+	"$BROKER" -d --vm-dir "$VMS" --policy-dir "$POLICY" --socket "$BATS_TEST_TMPDIR/broker.sock" 2>/dev/null 3>&- &
 	DAEMON=$!
 	sleep 0.5
 	local before after
@@ -193,6 +197,7 @@ svc * work personal alow
 
 @test "the EXAMPLES of qrx-broker(8) run" {
 	requires root
+	xenstore_start
 	run man_examples "$QMIN_ROOT/man/qrx-broker.8"
 	assert_equal "${#lines[@]}" 3
 	# A private /run with a policy, so the examples read the default paths.

@@ -132,3 +132,82 @@ wait_for_line() {
 		sleep 0.05
 	done
 }
+
+# --- qrx in the simulation build: domains are processes ---------------------
+# qrx_setup: the xenstore double, a vchan socket directory, VM definitions
+# and a policy directory, all under the test's temporary directory.
+qrx_setup() {
+	QRX="$BATS_TEST_TMPDIR/qrx"
+	mkdir -p "$QRX/vchan" "$QRX/xvm" "$QRX/policy" "$QRX/rpc.dom0"
+	export VCHAN_SOCKET_DIR="$QRX/vchan"
+	QRX_PIDS=()
+	declare -gA QRX_IDS=()
+	xenstore_start
+}
+
+# qrx_domain ID NAME: a VM in xenstore and /etc/xvm, with its agent running.
+qrx_domain() {
+	local id=$1 name=$2
+	mkdir -p "$QRX/rpc.$name"
+	printf 'name = "%s"\nxvm_default_user = "root"\n' "$name" >"$QRX/xvm/$name.cfg"
+	"$XSCTL" write "/local/domain/$id/name" "$name"
+	"$XSCTL" introduce "$id"
+	QRX_IDS[$name]=$id
+	qrx_agent "$id" "$name"
+}
+
+# qrx_agent ID NAME: starts NAME's agent as domain ID.
+qrx_agent() {
+	VCHAN_DOMAIN=$1 "$QMIN_SIM_BIN/qrx-agent" -d -v --agent-socket "$QRX/agent.$2.sock" \
+		--rpc-dir "$QRX/rpc.$2" 2>>"$QRX/agent.$2.log" 3>&- &
+	QRX_PIDS+=($!)
+	eval "QRX_AGENT_PID_${2//-/_}=$!"
+	until [ -S "$QRX/agent.$2.sock" ]; do sleep 0.02; done
+}
+
+# qrx_broker: starts the broker; waits until every domain's agent is connected.
+qrx_broker() {
+	VCHAN_DOMAIN=0 "$QMIN_SIM_BIN/qrx-broker" -d -v --vm-dir "$QRX/xvm" --policy-dir "$QRX/policy" \
+		--socket "$QRX/broker.sock" --rpc-dir "$QRX/rpc.dom0" --xvm-start "$QRX/xvm-start" "$@" \
+		2>>"$QRX/broker.log" 3>&- &
+	QRX_BROKER_PID=$!
+	QRX_PIDS+=($!)
+	local name
+	for name in "${!QRX_IDS[@]}"; do wait_for_line "$QRX/broker.log" "agent of $name connected" 10; done
+}
+
+# qrx_policy LINE...: the policy, as 30-user.policy.
+qrx_policy() {
+	printf '%s\n' "$@" >"$QRX/policy/30-user.policy"
+}
+
+# qrx_service VM NAME SCRIPT: an executable service (a shell script body).
+qrx_service() {
+	printf '#!/bin/sh\n%s\n' "$3" >"$QRX/rpc.$1/$2"
+	chmod +x "$QRX/rpc.$1/$2"
+}
+
+# qrx_call FROM TARGET SERVICE [ARGS...]: qrx-call in FROM (dom0 uses the broker's socket).
+qrx_call() {
+	local from=$1
+	shift
+	if [ "$from" = dom0 ]; then
+		VCHAN_DOMAIN=0 "$QMIN_SIM_BIN/qrx-call" --agent-socket "$QRX/broker.sock" "$@"
+	else
+		VCHAN_DOMAIN=${QRX_IDS[$from]} "$QMIN_SIM_BIN/qrx-call" --agent-socket "$QRX/agent.$from.sock" "$@"
+	fi
+}
+
+qrx_teardown() {
+	local pid
+	for pid in "${QRX_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${QRX_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	xenstore_stop
+}
+
+# cpu_ticks PID...: user+system clock ticks the processes have used.
+cpu_ticks() {
+	local pid total=0
+	for pid in "$@"; do total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat"))); done
+	echo "$total"
+}
