@@ -130,6 +130,7 @@ build/bench/policy_bench: $(OBJ)/test/bench/policy_bench.o $(LIB_A)
 	$(CXX) $(ALLFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 bench: all $(FAKE_BINS) build/bench/policy_bench
 	build/bench/policy_bench
+	bash test/bench/qrx_bench.sh
 	bash test/bench/vif_route_bench.sh
 
 # Real Xen in QEMU (root; downloads Debian's Xen and kernel packages once).

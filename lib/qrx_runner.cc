@@ -8,7 +8,10 @@
 namespace qmin::qrx {
 namespace {
 
-constexpr int kConnectAttempts = 200;  // 10 s at 50 ms: the caller serves after its agent hears
+// The caller serves the data vchan only once its agent hears from the broker,
+// often just after us: try again at once, then less and less often, for 10 s.
+constexpr int kConnectAttempts = 210;
+int RetryDelayMs(int attempt) { return attempt < 6 ? 1 << attempt : 50; }
 int OpenNull() { return open("/dev/null", O_RDONLY | O_CLOEXEC | O_NONBLOCK); }
 
 }  // namespace
@@ -32,7 +35,7 @@ void ServiceRunner::Connect(std::uint64_t id, Result<ServiceCall> call, int atte
     log_.Warning("the caller never served the data channel: " + vchan.error().Text());
     return End(id);
   }
-  loop_.AddTimer(std::chrono::milliseconds(50),
+  loop_.AddTimer(std::chrono::milliseconds(RetryDelayMs(attempt)),
                  [this, id, call = std::move(call), attempt]() mutable {
                    Connect(id, std::move(call), attempt + 1);
                  });
