@@ -248,8 +248,14 @@ void Broker::OnTrigger(Domain& source, const Trigger& trigger) {
   const std::size_t per_source = std::count_if(
       pending_.begin(), pending_.end(), [&](const Pending& p) { return p.source == source.id; });
   if (per_source >= options_.max_pending_per_domain ||
-      pending_.size() >= options_.max_pending_total)
-    return Refuse(source, trigger.ident, "too many calls waiting for their targets");
+      pending_.size() >= options_.max_pending_total) {
+    log_.Notice("call " + source.name + " -> " + decision.target +
+                " refused: too many calls waiting for their targets");
+    return Refuse(source, trigger.ident, "too many calls waiting");
+  }
+  // One start per target, however many calls wait for it.
+  const bool starting = std::any_of(pending_.begin(), pending_.end(),
+                                    [&](const Pending& p) { return p.target == decision.target; });
   Pending pending{source.id, trigger.ident, decision.target, decision.user, service, 0, -1};
   pending.timeout =
       loop_.AddTimer(options_.autostart_timeout, [this, ident = trigger.ident, id = source.id] {
@@ -258,11 +264,14 @@ void Broker::OnTrigger(Domain& source, const Trigger& trigger) {
         });
         if (it == pending_.end()) return;
         pending_.erase(it);
-        if (auto source_it = domains_.find(id); source_it != domains_.end())
+        if (auto source_it = domains_.find(id); source_it != domains_.end()) {
+          log_.Notice("call " + source_it->second.name +
+                      " refused: its target did not come up in time");
           Refuse(source_it->second, ident, "the target did not come up in time");
+        }
       });
   pending_.push_back(std::move(pending));
-  if (target == nullptr) Autostart(decision.target);
+  if (target == nullptr && !starting) Autostart(decision.target);
 }
 
 void Broker::Refuse(Domain& source, const std::string& ident, const std::string& why) {

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "event_loop.h"
 #include "qrx_broker.h"
+#include "text.h"
 
 namespace {
 
@@ -13,10 +14,12 @@ namespace {
 const qmin::ToolSpec kTool = {
     "qrx-broker",
     "[-dhnv] [--evaluate] [--vm-dir DIR] [--policy-dir DIR]... [--legacy-policy-dir DIR] "
-    "[--socket PATH] [--rpc-dir DIR]... [--xvm-start PATH] [SOURCE TARGET SERVICE[+ARG]]",
+    "[--socket PATH] [--rpc-dir DIR]... [--xvm-start PATH] [--autostart-timeout SECONDS] "
+    "[SOURCE TARGET SERVICE[+ARG]]",
     "Route qrexec calls between VMs by Qubes' policy.d rules.",
     {
         {"debug",             'd', "",    "stay in the foreground and log to standard error"},
+        {"autostart-timeout", 0,   "SECONDS", "how long a call waits for its target to start (default 60)"},
         {"check",             'n', "",    "check the policy and the VM definitions, then exit"},
         {"evaluate",          0,   "",    "print the decision for SOURCE TARGET SERVICE[+ARG] and exit"},
         {"legacy-policy-dir", 0,   "DIR", "what !compat-4.0 reads (default /etc/qubes-rpc/policy)"},
@@ -74,6 +77,13 @@ qmin::Status Run(const qmin::Args& args, qmin::Log& log, qmin::ExitCode& exit_co
   options.socket_path = args.Get("socket", options.socket_path);
   if (args.Has("rpc-dir")) options.rpc_dirs = args.GetAll("rpc-dir");
   options.xvm_start = args.Get("xvm-start", options.xvm_start);
+  if (args.Has("autostart-timeout")) {
+    const auto seconds = qmin::ParseUnsigned(args.Get("autostart-timeout"), 3600);
+    if (!seconds || *seconds == 0)
+      return qmin::InvalidError("parse the command line",
+                                "--autostart-timeout needs 1 to 3600 seconds");
+    options.autostart_timeout = std::chrono::seconds(*seconds);
+  }
   qmin::Result<qmin::EventLoop> loop = qmin::EventLoop::Create();
   if (!loop) return loop.error();
   qmin::qrx::Broker broker(*loop, options, log);

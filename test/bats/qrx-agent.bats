@@ -106,3 +106,35 @@ evil() {
 		assert_success
 	done < <(man_examples "$QMIN_ROOT/man/qrx-call.1")
 }
+
+@test "calls waiting for a target are capped per domain, refused in time, and others go on" {
+	printf 'name = "sleeper"\n' >"$QRX/xvm/sleeper.cfg"
+	printf '#!/bin/sh\nexit 0\n' >"$QRX/xvm-start"  # starts nothing: the target never comes
+	chmod +x "$QRX/xvm-start"
+	qrx_policy 'test.Cat * work personal allow' 'test.Cat * work sleeper allow'
+	qrx_broker --autostart-timeout 3
+	local i callers=()
+	for i in $(seq 1 17); do
+		(
+			rc=0
+			qrx_call work sleeper test.Cat </dev/null >/dev/null 2>&1 || rc=$?  # errexit holds here too
+			echo "$rc" >"$QRX/rc.$i"
+		) 3>&- &
+		callers+=($!)
+	done
+	honest_call
+	local pid
+	for pid in "${callers[@]}"; do wait "$pid" || true; done
+	# Sixteen waited and were refused after the timeout; the seventeenth at once.
+	assert_equal "$(cat "$QRX"/rc.* | sort | uniq -c | tr -s ' ')" " 17 126"
+	assert_equal "$(grep -c 'refused: too many calls waiting' "$QRX/broker.log")" 1
+	assert_equal "$(grep -c 'refused: its target did not come up in time' "$QRX/broker.log")" 16
+	assert_equal "$(grep -c 'notice: starting sleeper' "$QRX/broker.log")" 1
+}
+
+@test "an agent that never says HELLO is cut off after 10 s" {
+	qrx_broker
+	evil silent
+	wait_for_line "$QRX/broker.log" "domain evil cut off: no HELLO within 10 s" 20
+	honest_call
+}

@@ -231,3 +231,24 @@ QUIET WORDS"
 	after=$(cpu_ticks "${QRX_PIDS[@]}")
 	[ $((after - before)) -le 1 ] || fail "idle processes used $((after - before)) ticks in 5 s"
 }
+
+@test "a local program talks to the service; --prefix-data goes first; escapes are filtered on request" {
+	qrx_service personal test.Echo 'read line; echo "got $line"; printf "bell\007\n"'
+	qrx_broker
+	# The local program writes the service's input and reads its output.
+	run qrx_call work personal test.Cat sh -c 'echo ping; read reply; echo "program heard $reply" >&2'
+	assert_success
+	assert_output "program heard ping"
+	run qrx_call work --prefix-data "first " personal test.Cat <<<"second"
+	assert_success
+	assert_output "first second"
+	run qrx_call work -t personal test.Echo <<<"x"
+	assert_output "$(printf 'got x\nbell_')"
+	run qrx_call work -T personal test.Echo <<<"x"
+	assert_output "$(printf 'got x\nbell\007')"
+}
+
+@test "no agent to ask: exit 125" {
+	run -125 env VCHAN_DOMAIN=5 "$QMIN_SIM_BIN/qrx-call" --agent-socket "$QRX/none.sock" personal test.Cat </dev/null
+	assert_output --partial "qrx-call: fatal: unable to connect to $QRX/none.sock"
+}
