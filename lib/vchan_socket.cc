@@ -4,18 +4,17 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <vector>
 
 #include <linux/sockios.h>
 
 #include "text.h"
+#include "unix_socket.h"
 #include "vchan.h"
 
 namespace qmin {
@@ -36,15 +35,6 @@ std::string SocketPath(unsigned server, unsigned client, unsigned port) {
          std::to_string(client) + "." + std::to_string(port) + ".sock";
 }
 
-Result<sockaddr_un> Address(const std::string& path) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof address.sun_path)
-    return SystemError("use socket " + path, ENAMETOOLONG);
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  return address;
-}
-
 class SocketVchan : public Vchan {
  public:
   SocketVchan(int epoll, std::size_t capacity) : epoll_(epoll), capacity_(capacity) {}
@@ -60,30 +50,21 @@ class SocketVchan : public Vchan {
   SocketVchan& operator=(const SocketVchan&) = delete;
 
   Status Listen(const std::string& path) {
-    Result<sockaddr_un> address = Address(path + ".new");
-    if (!address) return address.error();
-    listen_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (listen_ < 0) return SystemError("serve a vchan", errno);
-    unlink(address->sun_path);
-    // Listening before the name appears: a client that sees it can connect.
-    if (bind(listen_, reinterpret_cast<sockaddr*>(&*address), sizeof *address) != 0 ||
-        listen(listen_, 1) != 0 || rename(address->sun_path, path.c_str()) != 0)
-      return SystemError("serve a vchan at " + path, errno);
+    // Owner-only, as xenstore guards a real vchan's grant references.
+    Result<int> fd = ListenUnix(path, 0600);
+    if (!fd) return fd.error();
+    listen_ = *fd;
     path_ = path;
     return Watch(listen_);
   }
 
   Status Connect(const std::string& path) {
-    Result<sockaddr_un> address = Address(path);
-    if (!address) return address.error();
-    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return SystemError("connect a vchan", errno);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&*address), sizeof *address) != 0) {
-      const int saved = errno == ECONNREFUSED ? ENOENT : errno;
-      close(fd);
-      return SystemError("connect a vchan at " + path, saved);
-    }
-    return Adopt(fd);
+    Result<int> fd = ConnectUnix(path);
+    // A server that has gone reads as one that is not there yet, as on Xen.
+    if (!fd && fd.error().errnum == ECONNREFUSED)
+      return SystemError("connect a vchan at " + path, ENOENT);
+    if (!fd) return fd.error();
+    return Adopt(*fd);
   }
 
   int fd() const override { return epoll_; }
