@@ -57,13 +57,17 @@ PolicyWatch::~PolicyWatch() {
 }
 
 void PolicyWatch::Rewatch(const PolicySources& sources, const LoadReport& report) {
-  for (int watch : watches_) inotify_rm_watch(fd_, watch);
-  watches_.clear();
+  // Adding before removing leaves no moment unwatched: re-adding a directory
+  // already watched keeps its watch, so a change made now is not lost.
+  std::set<int> kept;
   for (const std::string& dir : WatchedDirs(sources, report)) {
     // A directory that does not exist yet cannot be watched; SIGHUP covers it.
     const int watch = inotify_add_watch(fd_, dir.c_str(), kWatchMask);
-    if (watch >= 0) watches_.push_back(watch);
+    if (watch >= 0) kept.insert(watch);
   }
+  for (int watch : watches_)
+    if (!kept.contains(watch)) inotify_rm_watch(fd_, watch);
+  watches_ = std::move(kept);
 }
 
 bool PolicyWatch::Drain() {

@@ -4,6 +4,7 @@
 #ifndef QMIN_LIB_POLICY_STORE_H_
 #define QMIN_LIB_POLICY_STORE_H_
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,7 +51,7 @@ class PolicyWatch {
  private:
   explicit PolicyWatch(int fd) : fd_(fd) {}
   int fd_;
-  std::vector<int> watches_;
+  std::set<int> watches_;
 };
 
 }  // namespace qmin

@@ -122,9 +122,9 @@ Status Broker::Start() {
 
 void Broker::ReloadPolicy() {
   const LoadReport report = LoadPolicySources(options_.sources, policy_);
+  if (policy_watch_) policy_watch_->Rewatch(options_.sources, report);
   LogPolicyLoad(log_, report, loaded_once_ ? "reload" : "load");
   loaded_once_ = true;
-  if (policy_watch_) policy_watch_->Rewatch(options_.sources, report);
 }
 
 // Which domains exist now: a domain is followed from the moment xenstore
