@@ -1,9 +1,11 @@
 #include "event_loop.h"
 
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 
 namespace qmin {
 
@@ -15,15 +17,39 @@ Result<EventLoop> EventLoop::Create() {
 
 EventLoop::EventLoop(EventLoop&& other) noexcept
     : epoll_(other.epoll_),
+      signal_fd_(other.signal_fd_),
       stopped_(other.stopped_),
       watches_(std::move(other.watches_)),
       timers_(std::move(other.timers_)),
       next_timer_(other.next_timer_) {
   other.epoll_ = -1;
+  other.signal_fd_ = -1;
 }
 
 EventLoop::~EventLoop() {
+  if (signal_fd_ >= 0) close(signal_fd_);
   if (epoll_ >= 0) close(epoll_);
+}
+
+Status EventLoop::OnSignals(std::initializer_list<int> signals,
+                            std::function<void(int)> on_signal) {
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int signal : signals) sigaddset(&mask, signal);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  if (signal_fd_ >= 0) {
+    Remove(signal_fd_);
+    close(signal_fd_);
+  }
+  signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd_ < 0) return SystemError("receive signals", errno);
+  return Add(signal_fd_, EPOLLIN,
+             [fd = signal_fd_, on_signal = std::move(on_signal)](std::uint32_t) {
+               signalfd_siginfo info{};
+               while (read(fd, &info, sizeof info) == sizeof info)
+                 on_signal(static_cast<int>(info.ssi_signo));
+             });
 }
 
 Status EventLoop::Add(int fd, std::uint32_t events, Callback callback) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 
@@ -33,6 +34,11 @@ class EventLoop {
   /// Safe from inside any callback, the fd's own included.
   void Remove(int fd);
 
+  /// Blocks `signals` and calls `on_signal` with each one as it arrives,
+  /// through a signalfd the loop owns. SIGPIPE is ignored as well: a peer
+  /// that goes away is an error to handle, not a reason to die.
+  Status OnSignals(std::initializer_list<int> signals, std::function<void(int)> on_signal);
+
   /// Calls `callback` once after `delay`.
   TimerId AddTimer(std::chrono::milliseconds delay, std::function<void()> callback);
   void CancelTimer(TimerId id);
@@ -51,6 +57,7 @@ class EventLoop {
   int Timeout() const;
 
   int epoll_;
+  int signal_fd_ = -1;
   bool stopped_ = false;
   std::map<int, std::shared_ptr<Watch>> watches_;
   std::multimap<Clock::time_point, std::pair<TimerId, std::function<void()>>> timers_;

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -42,18 +41,12 @@ Agent::~Agent() {
     close(listen_fd_);
     unlink(options_.socket_path.c_str());
   }
-  if (signal_fd_ >= 0) close(signal_fd_);
 }
 
 Status Agent::Start() {
-  sigset_t mask;
-  sigemptyset(&mask);
-  for (int signal : {SIGCHLD, SIGTERM, SIGINT}) sigaddset(&mask, signal);
-  sigprocmask(SIG_BLOCK, &mask, nullptr);
-  signal(SIGPIPE, SIG_IGN);  // a service that exits early must not take us with it
-  signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (signal_fd_ < 0) return SystemError("receive signals", errno);
-  if (Status status = loop_.Add(signal_fd_, EPOLLIN, [this](std::uint32_t) { OnSignal(); });
+  // A service that exits early must not take us with it: OnSignals ignores SIGPIPE.
+  if (Status status =
+          loop_.OnSignals({SIGCHLD, SIGTERM, SIGINT}, [this](int signo) { OnSignal(signo); });
       !status)
     return status;
   Result<int> listening = ListenUnix(options_.socket_path, 0666);
@@ -178,14 +171,10 @@ void Agent::DropClient(int fd) {
   clients_.erase(fd);
 }
 
-void Agent::OnSignal() {
-  signalfd_siginfo info{};
-  while (read(signal_fd_, &info, sizeof info) == sizeof info) {
-    if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) {
-      log_.Info("stopping on signal " + std::to_string(info.ssi_signo));
-      loop_.Stop();
-      return;
-    }
+void Agent::OnSignal(int signo) {
+  if (signo == SIGTERM || signo == SIGINT) {
+    log_.Info("stopping on signal " + std::to_string(signo));
+    return loop_.Stop();
   }
   // SIGCHLD: reap every child that is done.
   int status = 0;

@@ -45,14 +45,13 @@ class Agent {
   void OnClientConnect();
   void OnClientData(int fd);
   void DropClient(int fd);
-  void OnSignal();
+  void OnSignal(int signo);
 
   EventLoop& loop_;
   AgentOptions options_;
   Log& log_;
   std::unique_ptr<ControlChannel> control_;
   int listen_fd_ = -1;
-  int signal_fd_ = -1;
   std::map<int, Client> clients_;
   ServiceRunner runner_;
 };

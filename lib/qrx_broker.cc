@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,18 +66,11 @@ Broker::~Broker() {
     close(listen_fd_);
     unlink(options_.socket_path.c_str());
   }
-  if (signal_fd_ >= 0) close(signal_fd_);
 }
 
 Status Broker::Start() {
-  sigset_t mask;
-  sigemptyset(&mask);
-  for (int signal : {SIGCHLD, SIGHUP, SIGTERM, SIGINT}) sigaddset(&mask, signal);
-  sigprocmask(SIG_BLOCK, &mask, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (signal_fd_ < 0) return SystemError("receive signals", errno);
-  if (Status status = loop_.Add(signal_fd_, EPOLLIN, [this](std::uint32_t) { OnSignal(); });
+  if (Status status = loop_.OnSignals({SIGCHLD, SIGHUP, SIGTERM, SIGINT},
+                                      [this](int signo) { OnSignal(signo); });
       !status)
     return status;
 
@@ -403,15 +395,12 @@ void Broker::OnLocalData(int fd) {
   if (target == nullptr) Autostart(trigger.target_domain);
 }
 
-void Broker::OnSignal() {
-  signalfd_siginfo info{};
-  while (read(signal_fd_, &info, sizeof info) == sizeof info) {
-    if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) {
-      log_.Info("stopping on signal " + std::to_string(info.ssi_signo));
-      return loop_.Stop();
-    }
-    if (info.ssi_signo == SIGHUP) ReloadPolicy();
+void Broker::OnSignal(int signo) {
+  if (signo == SIGTERM || signo == SIGINT) {
+    log_.Info("stopping on signal " + std::to_string(signo));
+    return loop_.Stop();
   }
+  if (signo == SIGHUP) return ReloadPolicy();
   int status = 0;
   pid_t pid = 0;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) runner_.Reaped(pid, status);

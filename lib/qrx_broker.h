@@ -81,7 +81,7 @@ class Broker {
   void FreePort(std::uint32_t port);
   void OnLocalConnect();
   void OnLocalData(int fd);
-  void OnSignal();
+  void OnSignal(int signo);
   void ReloadPolicy();
 
   EventLoop& loop_;
@@ -89,7 +89,6 @@ class Broker {
   Log& log_;
   std::unique_ptr<Xenstore> xs_;
   int watch_event_fd_ = -1;
-  int signal_fd_ = -1;
   int listen_fd_ = -1;
   Policy policy_;
   bool loaded_once_ = false;
