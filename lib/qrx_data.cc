@@ -206,41 +206,33 @@ void DataLink::Rearm() {
   const bool room = to_vchan_.empty() && vchan_->BufferSpace() > kHeaderSize;
   for (std::size_t i = 0; i < out_.size(); ++i) {
     Out& out = out_[i];
-    if (!out.open) continue;
-    if (room && out.pollable && !out.watched) {
-      Status added = loop_.Add(out.stream.fd, EPOLLIN, [this, i](std::uint32_t) { OnLocal(i); });
-      out.watched = static_cast<bool>(added);
-      out.pollable = added || added.error().errnum != EPERM;
-    }
-    if (room && !out.pollable && !out.scheduled) {
-      out.scheduled = true;
-      Later([this, i] {
-        out_[i].scheduled = false;
-        OnLocal(i);
-      });
-    } else if (!room && out.watched) {
-      loop_.Remove(out.stream.fd);
-      out.watched = false;
-    }
+    Arm(out.stream.fd, out.arming, room && out.open, EPOLLIN, [this, i] {
+      out_[i].arming.scheduled = false;
+      OnLocal(i);
+    });
   }
   for (std::size_t i = 0; i < in_.size(); ++i) {
     In& in = in_[i];
-    const bool want = in.open && !in.pending.empty();
-    if (want && in.pollable && !in.watched) {
-      Status added = loop_.Add(in.stream.fd, EPOLLOUT, [this, i](std::uint32_t) { OnWritable(i); });
-      in.watched = static_cast<bool>(added);
-      in.pollable = added || added.error().errnum != EPERM;
-    }
-    if (want && !in.pollable && !in.scheduled) {
-      in.scheduled = true;
-      Later([this, i] {
-        in_[i].scheduled = false;
-        OnWritable(i);
-      });
-    } else if (!want && in.watched) {
-      loop_.Remove(in.stream.fd);
-      in.watched = false;
-    }
+    Arm(in.stream.fd, in.arming, in.open && !in.pending.empty(), EPOLLOUT, [this, i] {
+      in_[i].arming.scheduled = false;
+      OnWritable(i);
+    });
+  }
+}
+
+void DataLink::Arm(int fd, Arming& arming, bool want, std::uint32_t events,
+                   const std::function<void()>& step) {
+  if (want && arming.pollable && !arming.watched) {
+    Status added = loop_.Add(fd, events, [step](std::uint32_t) { step(); });
+    arming.watched = static_cast<bool>(added);
+    arming.pollable = added || added.error().errnum != EPERM;
+  }
+  if (want && !arming.pollable && !arming.scheduled) {
+    arming.scheduled = true;
+    Later(step);
+  } else if (!want && arming.watched) {
+    loop_.Remove(fd);
+    arming.watched = false;
   }
 }
 
@@ -288,8 +280,8 @@ void DataLink::Finish(Result<int> status) {
 void DataLink::CloseOutgoing(std::size_t index) {
   Out& out = out_[index];
   if (!out.open) return;
-  if (out.watched) loop_.Remove(out.stream.fd);
-  out.watched = false;
+  if (out.arming.watched) loop_.Remove(out.stream.fd);
+  out.arming.watched = false;
   out.open = false;
   close(out.stream.fd);
 }
@@ -297,8 +289,8 @@ void DataLink::CloseOutgoing(std::size_t index) {
 void DataLink::CloseIncoming(std::size_t index) {
   In& in = in_[index];
   if (!in.open) return;
-  if (in.watched) loop_.Remove(in.stream.fd);
-  in.watched = false;
+  if (in.arming.watched) loop_.Remove(in.stream.fd);
+  in.arming.watched = false;
   in.open = false;
   if (in.stream.fd >= 0) EndWriting(in.stream.fd);
 }

@@ -78,21 +78,26 @@ class DataLink {
   EventLoop& loop_;
   std::unique_ptr<Vchan> vchan_;
   Side side_;
-  struct Out {
-    Outgoing stream;
-    bool open = true;
+  /// How a local fd is waited on: by epoll, or from a timer when epoll refuses it.
+  struct Arming {
     bool watched = false;
     bool pollable = true;  ///< epoll refuses regular files and /dev/null: those are always ready
     bool scheduled = false;
+  };
+  struct Out {
+    Outgoing stream;
+    bool open = true;
+    Arming arming;
   };
   struct In {
     Incoming stream;
     bool open = true;
     std::vector<std::uint8_t> pending;  ///< read from the vchan, not yet taken by the fd
-    bool watched = false;
-    bool pollable = true;
-    bool scheduled = false;
+    Arming arming;
   };
+  /// Waits for `events` on `fd` while `want`, calling `step` when ready.
+  void Arm(int fd, Arming& arming, bool want, std::uint32_t events,
+           const std::function<void()>& step);
   /// Runs `step` from the loop soon, unless this link is gone by then.
   void Later(std::function<void()> step);
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
