@@ -16,7 +16,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "error.h"
@@ -31,6 +33,7 @@ class Vchan {
   /// Polls readable when the channel may have changed.
   virtual int fd() const = 0;
   /// Consumes the event behind fd(); call it each time fd() polls readable.
+  /// Never blocks: with no event pending it returns at once.
   virtual Status Wait() = 0;
   /// kWaiting until a server's client connects; kClosed once the peer went
   /// (data it sent before may still be readable).
@@ -50,6 +53,12 @@ Result<std::unique_ptr<Vchan>> ServeVchan(unsigned peer, unsigned port, std::siz
 /// Connects to the channel `peer` serves for us on `port`; fails (ENOENT)
 /// while the server is not there yet.
 Result<std::unique_ptr<Vchan>> ConnectVchan(unsigned peer, unsigned port);
+
+/// The xenstore key that appears when `server` serves `client` on `port`
+/// (libxenvchan writes it last, and the client may read it but not its
+/// directory), for a client to watch while it waits; none for transports
+/// that do not go through xenstore.
+std::optional<std::string> VchanServerKey(unsigned server, unsigned client, unsigned port);
 
 /// "xen" or "socket": printed by --version so a test can tell the builds apart.
 std::string_view VchanTransportName();

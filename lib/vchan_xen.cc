@@ -3,9 +3,17 @@
 //  - ctrl->blocking is left to the caller: set it, to 0 here (never block).
 //  - The event channel fd is edge-like: after poll, libxenvchan_wait() must
 //    consume the notification, or poll() keeps waking (a 100% CPU loop).
+//  - libxenvchan_wait() reads that fd, which xenevtchn opens blocking: with
+//    no event pending it would stall the whole event loop. The fd is made
+//    non-blocking here, and "nothing pending" (EAGAIN) is not an error.
 //  - xenstore paths are cut at 64 bytes by the library: keep them short.
 //  - is_open() does not see a destroyed peer: owners also watch @releaseDomain.
+//  - A client waiting for its server cannot read the server's directory: it
+//    watches the event-channel key, which server_init writes last
+//    (VchanServerKey).
 //  - libxenvchan grants the peer read access to ring-ref/event-channel itself.
+#include <fcntl.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <memory>
@@ -29,7 +37,10 @@ std::string ServerPath(unsigned client, unsigned port) {
 
 class XenVchan : public Vchan {
  public:
-  explicit XenVchan(libxenvchan* channel) : channel_(channel) { channel_->blocking = 0; }
+  explicit XenVchan(libxenvchan* channel) : channel_(channel) {
+    // Reads and writes return what they can at once instead of sleeping in the library.
+    channel_->blocking = 0;
+  }
   ~XenVchan() override { libxenvchan_close(channel_); }
   XenVchan(const XenVchan&) = delete;
   XenVchan& operator=(const XenVchan&) = delete;
@@ -37,7 +48,8 @@ class XenVchan : public Vchan {
   int fd() const override { return libxenvchan_fd_for_select(channel_); }
 
   Status Wait() override {
-    if (libxenvchan_wait(channel_) < 0)
+    errno = 0;
+    if (libxenvchan_wait(channel_) < 0 && errno != EAGAIN)
       return SystemError("wait on a vchan", errno != 0 ? errno : EIO);
     return {};
   }
@@ -76,6 +88,17 @@ class XenVchan : public Vchan {
   libxenvchan* channel_;
 };
 
+Result<std::unique_ptr<Vchan>> Wrap(libxenvchan* channel) {
+  const int fd = libxenvchan_fd_for_select(channel);
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+    const int error = errno;
+    libxenvchan_close(channel);
+    return SystemError("make a vchan's event channel non-blocking", error);
+  }
+  return std::unique_ptr<Vchan>(std::make_unique<XenVchan>(channel));
+}
+
 Result<unsigned> OwnDomain() {
   Result<Xenstore> xs = Xenstore::Open();
   if (!xs) return xs.error();
@@ -95,7 +118,7 @@ Result<std::unique_ptr<Vchan>> ServeVchan(unsigned peer, unsigned port, std::siz
   if (channel == nullptr)
     return SystemError("serve a vchan for domain " + std::to_string(peer),
                        errno != 0 ? errno : EIO);
-  return std::unique_ptr<Vchan>(std::make_unique<XenVchan>(channel));
+  return Wrap(channel);
 }
 
 Result<std::unique_ptr<Vchan>> ConnectVchan(unsigned peer, unsigned port) {
@@ -107,7 +130,12 @@ Result<std::unique_ptr<Vchan>> ConnectVchan(unsigned peer, unsigned port) {
   if (channel == nullptr)
     return SystemError("connect a vchan of domain " + std::to_string(peer),
                        errno != 0 ? errno : ENOENT);
-  return std::unique_ptr<Vchan>(std::make_unique<XenVchan>(channel));
+  return Wrap(channel);
+}
+
+std::optional<std::string> VchanServerKey(unsigned server, unsigned client, unsigned port) {
+  return "/local/domain/" + std::to_string(server) + "/" + ServerPath(client, port) +
+         "/event-channel";
 }
 
 std::string_view VchanTransportName() { return "xen"; }
