@@ -17,7 +17,7 @@ SBIN_TOOLS := mkxendev qrx-agent qrx-broker
 LIB_SRCS  := lib/broker_policy.cc lib/cli.cc lib/device_nodes.cc lib/error.cc lib/event_loop.cc \
              lib/files.cc lib/ipaddr.cc lib/log.cc lib/misc_devices.cc lib/mkxendev.cc lib/mounts.cc \
              lib/netlink.cc lib/policy.cc lib/policy_eval.cc lib/policy_store.cc lib/qrx_agent.cc lib/qrx_broker.cc lib/qrx_call.cc lib/qrx_channel.cc lib/qrx_data.cc lib/qrx_proto.cc lib/qrx_runner.cc lib/qrx_service.cc \
-             lib/text.cc lib/unix_socket.cc lib/vif_route.cc lib/vm_facts.cc lib/xenstore.cc lib/xlcfg.cc
+             lib/text.cc lib/unix_socket.cc lib/vif_route.cc lib/vm_facts.cc lib/xenstore.cc lib/xenstore_watcher.cc lib/xlcfg.cc
 TEST_SRCS := lib/cli_test.cc lib/device_nodes_test.cc lib/error_test.cc lib/event_loop_test.cc \
              lib/files_test.cc lib/ipaddr_test.cc lib/log_test.cc lib/misc_devices_test.cc \
              lib/mkxendev_test.cc lib/mounts_test.cc lib/policy_eval_test.cc lib/policy_test.cc \

@@ -2,14 +2,12 @@
 
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <thread>
 
 #include "broker_policy.h"
 #include "text.h"
@@ -21,22 +19,8 @@ namespace {
 
 constexpr int kMaxBackoffMs = 2000;
 
-// libxenstore.a has no reader thread: a connection that watches cannot make
-// requests, and its fd cannot be polled. A thread blocks on the watches and
-// wakes the loop through an eventfd; the loop's own connection does the reading.
-Status StartWatchThread(int event_fd) {
-  Result<Xenstore> xs = Xenstore::Open();
-  if (!xs) return xs.error();
-  for (const char* path : {"@introduceDomain", "@releaseDomain"})
-    if (Status watched = xs->Watch(path, path); !watched) return watched;
-  std::thread([event_fd, xs = std::make_shared<Xenstore>(std::move(*xs))] {
-    const std::uint64_t one = 1;
-    while (xs->ReadWatch()) {
-      if (write(event_fd, &one, sizeof one) < 0 && errno != EAGAIN) return;
-    }
-  }).detach();
-  return {};
-}
+constexpr char kDomainsToken[] = "domains";
+constexpr char kAgentToken[] = "agent:";
 
 std::vector<std::uint8_t> RawExecParams(std::uint32_t domain, std::uint32_t port) {
   std::vector<std::uint8_t> bytes;
@@ -88,19 +72,15 @@ Status Broker::Start() {
   Result<Xenstore> xs = Xenstore::Open();
   if (!xs) return xs.error();
   xs_ = std::make_unique<Xenstore>(std::move(*xs));
-  watch_event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (watch_event_fd_ < 0) return SystemError("create an eventfd", errno);
+  Result<XenstoreWatcher> watcher = XenstoreWatcher::Open();
+  if (!watcher) return watcher.error();
+  watcher_ = std::make_unique<XenstoreWatcher>(std::move(*watcher));
+  for (const char* path : {"@introduceDomain", "@releaseDomain"})
+    if (Status watched = watcher_->Watch(path, kDomainsToken); !watched) return watched;
   if (Status status =
-          loop_.Add(watch_event_fd_, EPOLLIN,
-                    [this](std::uint32_t) {
-                      std::uint64_t count = 0;
-                      while (read(watch_event_fd_, &count, sizeof count) == sizeof count) {
-                      }
-                      Rescan();
-                    });
+          loop_.Add(watcher_->fd(), EPOLLIN, [this](std::uint32_t) { OnWatchEvents(); });
       !status)
     return status;
-  if (Status status = StartWatchThread(watch_event_fd_); !status) return status;
 
   Result<int> listening = ListenUnix(options_.socket_path, 0600);
   if (!listening) return listening.error();
@@ -110,6 +90,30 @@ Status Broker::Start() {
     return status;
   Rescan();
   return {};
+}
+
+// Domains come and go, and agents start serving: both arrive as watch events.
+void Broker::OnWatchEvents() {
+  Result<XenstoreWatcher::Drained> drained = watcher_->Drain();
+  if (!drained) {
+    // Without watches the broker would route by a stale view: stop, fail closed.
+    log_.Error(drained.error());
+    return loop_.Stop();
+  }
+  for (const std::string& refusal : drained->refusals)
+    log_.Warning("xenstore refused a watch: " + refusal);
+  bool rescan = false;
+  for (const WatchEvent& event : drained->events) {
+    if (event.token == kDomainsToken) {
+      rescan = true;
+    } else if (event.token.rfind(kAgentToken, 0) == 0) {
+      const auto id =
+          ParseUnsigned(std::string_view(event.token).substr(sizeof kAgentToken - 1), 0x7fef);
+      auto it = id ? domains_.find(static_cast<unsigned>(*id)) : domains_.end();
+      if (it != domains_.end() && !it->second.control && it->second.retry == 0) TryConnect(*id);
+    }
+  }
+  if (rescan) Rescan();
 }
 
 void Broker::ReloadPolicy() {
@@ -157,6 +161,7 @@ void Broker::DropDomain(unsigned id) {
   if (it == domains_.end()) return;
   log_.Info("domain " + std::to_string(id) + " (" + it->second.name + ") is gone");
   if (it->second.retry != 0) loop_.CancelTimer(it->second.retry);
+  StopAwaitingAgent(it->second);
   for (auto port = ports_.begin(); port != ports_.end();)
     port = port->second.first == id || port->second.second == id ? ports_.erase(port)
                                                                  : std::next(port);
@@ -169,7 +174,11 @@ void Broker::DropDomain(unsigned id) {
 }
 
 // The agent may not serve yet (it starts after the domain appears, or
-// restarts): try again with a growing pause, never faster than 50 ms.
+// restarts). On Xen the broker watches the key the agent's vchan server
+// writes last, so it wakes when the agent serves and never polls; while that
+// key exists but connecting fails (a stale key, a restart half done), or where
+// the transport has no key, it tries again with a growing pause, never faster
+// than 50 ms.
 void Broker::TryConnect(unsigned id) {
   auto it = domains_.find(id);
   if (it == domains_.end()) return;
@@ -177,11 +186,14 @@ void Broker::TryConnect(unsigned id) {
   domain.retry = 0;
   Result<std::unique_ptr<Vchan>> vchan = ConnectVchan(id, kControlPort);
   if (!vchan) {
+    AwaitAgent(domain);
+    if (!domain.agent_key.empty() && !xs_->Read(domain.agent_key)) return;  // the watch wakes us
     domain.retry = loop_.AddTimer(std::chrono::milliseconds(domain.backoff_ms),
                                   [this, id] { TryConnect(id); });
     domain.backoff_ms = std::min(domain.backoff_ms * 2, kMaxBackoffMs);
     return;
   }
+  StopAwaitingAgent(domain);
   domain.control = std::make_unique<ControlChannel>(
       loop_, std::move(*vchan), Link::kFromAgent,
       [this, id](const Message& message) { OnAgentMessage(id, message); },
@@ -202,6 +214,25 @@ void Broker::TryConnect(unsigned id) {
     OnAgentReady(ready->second);
   });
   if (Status started = domain.control->Start(false); !started) log_.Warning(started.error());
+}
+
+void Broker::AwaitAgent(Domain& domain) {
+  if (!domain.agent_key.empty()) return;
+  const std::optional<std::string> key = VchanServerKey(domain.id, 0, kControlPort);
+  if (!key) return;
+  // It fires once at once, which covers an agent that served in between.
+  if (Status watched = watcher_->Watch(*key, kAgentToken + std::to_string(domain.id)); !watched)
+    return log_.Warning(watched.error());
+  domain.agent_key = *key;
+}
+
+void Broker::StopAwaitingAgent(Domain& domain) {
+  if (domain.agent_key.empty()) return;
+  if (Status unwatched =
+          watcher_->Unwatch(domain.agent_key, kAgentToken + std::to_string(domain.id));
+      !unwatched)
+    log_.Warning(unwatched.error());
+  domain.agent_key.clear();
 }
 
 void Broker::OnAgentMessage(unsigned id, const Message& message) {

@@ -22,6 +22,7 @@
 #include "qrx_channel.h"
 #include "qrx_runner.h"
 #include "xenstore.h"
+#include "xenstore_watcher.h"
 
 namespace qmin::qrx {
 
@@ -51,6 +52,7 @@ class Broker {
     std::unique_ptr<ControlChannel> control;
     EventLoop::TimerId retry = 0;
     int backoff_ms = 50;
+    std::string agent_key;  ///< the xenstore key watched for the agent to serve, if any
     std::size_t pending = 0;
   };
   struct Pending {  ///< a call waiting for its target's agent
@@ -67,6 +69,9 @@ class Broker {
   void AddDomain(unsigned id, const std::string& name);
   void DropDomain(unsigned id);
   void TryConnect(unsigned id);
+  void AwaitAgent(Domain& domain);
+  void StopAwaitingAgent(Domain& domain);
+  void OnWatchEvents();
   void OnAgentMessage(unsigned id, const Message& message);
   void OnTrigger(Domain& source, const Trigger& trigger);
   void Refuse(Domain& source, const std::string& ident, const std::string& why);
@@ -88,7 +93,7 @@ class Broker {
   BrokerOptions options_;
   Log& log_;
   std::unique_ptr<Xenstore> xs_;
-  int watch_event_fd_ = -1;
+  std::unique_ptr<XenstoreWatcher> watcher_;
   int listen_fd_ = -1;
   Policy policy_;
   bool loaded_once_ = false;

@@ -1,7 +1,9 @@
 // lib/xenstore against the xenstored test double, through the real
 // libxenstore: the same path our tools take.
 #include "xenstore.h"
+#include "xenstore_watcher.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -152,6 +154,54 @@ TEST_F(XenstoreTest, UnwatchDropsEventsNotYetRead) {
   ASSERT_TRUE(xs.Watch("/b", "b"));
   ASSERT_TRUE(xs.Unwatch("/a", "a"));
   EXPECT_EQ(xs.ReadWatch()->token, "b");
+}
+
+// Events from a XenstoreWatcher, waiting up to a second for each batch.
+std::vector<WatchEvent> NextEvents(XenstoreWatcher& watcher, std::size_t count) {
+  std::vector<WatchEvent> events;
+  while (events.size() < count) {
+    pollfd readable{watcher.fd(), POLLIN, 0};
+    if (poll(&readable, 1, 1000) != 1) break;
+    Result<XenstoreWatcher::Drained> drained = watcher.Drain();
+    if (!drained) break;
+    events.insert(events.end(), drained->events.begin(), drained->events.end());
+  }
+  return events;
+}
+
+TEST_F(XenstoreTest, WatcherTakesNewWatchesWhileEventsArrive) {
+  Result<XenstoreWatcher> watcher = XenstoreWatcher::Open();
+  ASSERT_TRUE(watcher) << watcher.error().Text();
+  Xenstore writer = Connect(socket_);
+  ASSERT_TRUE(watcher->Watch("@introduceDomain", "domains"));
+  ASSERT_TRUE(writer.IntroduceDomain(9, 0, 0));  // an event on its way while we add more
+  ASSERT_TRUE(watcher->Watch("/local/domain/9/data/vchan/0/512/event-channel", "agent:9"));
+  std::vector<WatchEvent> events = NextEvents(*watcher, 3);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].token, "domains");
+  EXPECT_EQ(events[1].path, "@introduceDomain");
+  EXPECT_EQ(events[2].token, "agent:9");
+  ASSERT_TRUE(writer.Write("/local/domain/9/data/vchan/0/512/event-channel", "7"));
+  events = NextEvents(*watcher, 1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].path, "/local/domain/9/data/vchan/0/512/event-channel");
+  ASSERT_TRUE(watcher->Unwatch("/local/domain/9/data/vchan/0/512/event-channel", "agent:9"));
+  ASSERT_TRUE(writer.Write("/local/domain/9/data/vchan/0/512/event-channel", "8"));
+  ASSERT_TRUE(writer.IntroduceDomain(10, 0, 0));
+  events = NextEvents(*watcher, 1);
+  ASSERT_EQ(events.size(), 1u) << "only the domains watch is left";
+  EXPECT_EQ(events[0].token, "domains");
+}
+
+TEST_F(XenstoreTest, WatcherFailsWhenXenstoredGoes) {
+  Result<XenstoreWatcher> watcher = XenstoreWatcher::Open();
+  ASSERT_TRUE(watcher);
+  kill(pid_, SIGTERM);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+  pollfd readable{watcher->fd(), POLLIN, 0};
+  ASSERT_EQ(poll(&readable, 1, 1000), 1);
+  EXPECT_FALSE(watcher->Drain());
 }
 
 TEST_F(XenstoreTest, TransactionsCommitAbortAndConflict) {
