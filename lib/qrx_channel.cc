@@ -74,6 +74,8 @@ void ControlChannel::OnEvent() {
                                     "protocol version " + std::to_string(hello->version)));
         version_ = std::min(hello->version, kProtocolVersion);
         greeted_ = true;
+        // An idle channel must not wake anyone: the deadline has served its purpose.
+        if (hello_timer_ != 0) loop_.CancelTimer(std::exchange(hello_timer_, 0));
         if (!server_) Send(EncodeHello(version_));
         if (on_ready_)
           loop_.AddTimer(std::chrono::milliseconds(0), std::exchange(on_ready_, nullptr));
