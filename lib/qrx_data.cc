@@ -67,46 +67,55 @@ void DataLink::OnVchan() {
     Finish(InvalidError("finish the call", "the peer closed the channel before the end"));
 }
 
+// Takes what the ring holds in as few reads as it can: every read may wake
+// the writer (an event channel interrupt on Xen), so reading header and body
+// apart, or in small pieces, costs a round trip each. The buffer holds at
+// most two whole messages; each header is checked before its body is used.
 void DataLink::ReadMessages() {
   // Stop taking data while a local fd has not taken what we gave it.
   const auto blocked = [&] {
     return std::any_of(in_.begin(), in_.end(), [](const In& in) { return !in.pending.empty(); });
   };
-  std::uint8_t buffer[16384];
+  constexpr std::size_t kCapacity = 2 * (kHeaderSize + kMaxDataChunk);
   while (!finished_ && !blocked()) {
-    std::size_t want = kHeaderSize;
-    if (from_vchan_.size() >= kHeaderSize) want += DecodeHeader(from_vchan_).len;
-    if (from_vchan_.size() < want) {
-      const std::size_t ready = vchan_->DataReady();
-      if (ready == 0) return;
-      Result<std::size_t> got = vchan_->Read(
-          std::span(buffer, std::min({sizeof buffer, ready, want - from_vchan_.size()})));
-      if (!got) return Finish(got.error());
-      from_vchan_.insert(from_vchan_.end(), buffer, buffer + *got);
-      if (from_vchan_.size() == kHeaderSize) {
-        if (Status checked = CheckHeader(Link::kData, DecodeHeader(from_vchan_)); !checked)
-          return Finish(checked.error());
+    if (from_vchan_.size() >= kHeaderSize) {
+      const Header header = DecodeHeader(from_vchan_);
+      if (Status checked = CheckHeader(Link::kData, header); !checked)
+        return Finish(checked.error());
+      if (from_vchan_.size() >= kHeaderSize + header.len) {
+        TakeMessage(header);
+        continue;
       }
-      continue;
     }
-    const Header header = DecodeHeader(from_vchan_);
-    Result<Message> message =
-        DecodeBody(Link::kData, header, std::span(from_vchan_).subspan(kHeaderSize));
-    if (!message) return Finish(message.error());
-    from_vchan_.clear();
-    if (const auto* hello = std::get_if<Hello>(&*message)) {
-      if (hello->version < kMinProtocolVersion)
-        return Finish(InvalidError("greet the peer", "protocol too old"));
-      hello_received_ = true;
-    } else if (!hello_received_) {
-      return Finish(InvalidError("read the call's data", "data before HELLO"));
-    } else if (const auto* exit = std::get_if<ExitStatus>(&*message)) {
-      if (side_ != Side::kCaller)
-        return Finish(InvalidError("read the call's data", "an exit code from the caller"));
-      exit_code_ = exit->code;
-    } else if (const auto* data = std::get_if<Data>(&*message)) {
-      if (!Deliver(data->stream, data->bytes)) return;
-    }
+    const std::size_t ready = vchan_->DataReady();
+    if (ready == 0) return;
+    const std::size_t start = from_vchan_.size();
+    from_vchan_.resize(start + std::min(ready, kCapacity - start));
+    Result<std::size_t> got = vchan_->Read(std::span(from_vchan_).subspan(start));
+    if (!got) return Finish(got.error());
+    from_vchan_.resize(start + *got);
+  }
+}
+
+// One whole message at the front of the buffer, its header already checked.
+void DataLink::TakeMessage(const Header& header) {
+  const std::size_t size = kHeaderSize + header.len;
+  Result<Message> message =
+      DecodeBody(Link::kData, header, std::span(from_vchan_).subspan(kHeaderSize, header.len));
+  from_vchan_.erase(from_vchan_.begin(), from_vchan_.begin() + static_cast<std::ptrdiff_t>(size));
+  if (!message) return Finish(message.error());
+  if (const auto* hello = std::get_if<Hello>(&*message)) {
+    if (hello->version < kMinProtocolVersion)
+      return Finish(InvalidError("greet the peer", "protocol too old"));
+    hello_received_ = true;
+  } else if (!hello_received_) {
+    return Finish(InvalidError("read the call's data", "data before HELLO"));
+  } else if (const auto* exit = std::get_if<ExitStatus>(&*message)) {
+    if (side_ != Side::kCaller)
+      return Finish(InvalidError("read the call's data", "an exit code from the caller"));
+    exit_code_ = exit->code;
+  } else if (const auto* data = std::get_if<Data>(&*message)) {
+    Deliver(data->stream, data->bytes);
   }
 }
 

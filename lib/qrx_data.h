@@ -66,6 +66,7 @@ class DataLink {
   void OnWritable(std::size_t index);
   void WritePending(std::size_t index);
   void ReadMessages();
+  void TakeMessage(const Header& header);
   bool Deliver(std::uint32_t type, std::span<const std::uint8_t> body);
   void Flush();
   void Send(std::vector<std::uint8_t> message);
@@ -107,7 +108,7 @@ class DataLink {
   std::function<void()> outputs_ended_;
   std::vector<std::pair<std::uint32_t, std::vector<std::uint8_t>>> prefix_;
   std::vector<std::uint8_t> to_vchan_;    ///< framed, waiting for ring space
-  std::vector<std::uint8_t> from_vchan_;  ///< a partial message
+  std::vector<std::uint8_t> from_vchan_;  ///< read from the ring, not yet taken
   bool hello_received_ = false;
   std::optional<int> exit_code_;
   bool exit_sent_ = false;
