@@ -78,8 +78,13 @@ $(OUT)/test/%: $(OBJ)/test/fakes/%.o $(FAKE_LIB_SRCS:%.cc=$(OBJ)/%.o) $(OBJ)/lib
 	@mkdir -p $(dir $@)
 	$(CXX) $(ALLFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# A libxenvchan test program for the real-Xen tier, until qrx carries vchan.
+# Test programs on libxenvchan for the real-Xen tier: the raw vchan probe, and
+# the hostile agent (the same source as the simulation's, on real vchan).
+XEN_TEST_BINS := $(OUT)/test/vchan-probe $(OUT)/test/xen/qrx-hostile
 $(OUT)/test/vchan-probe: $(OBJ)/test/xen/vchan-probe.o $(OBJ)/lib/vchan_xen.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CXX) $(ALLFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(OUT)/test/xen/qrx-hostile: $(OBJ)/test/fakes/qrx-hostile.o $(OBJ)/lib/vchan_xen.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CXX) $(ALLFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -134,7 +139,7 @@ bench: all $(FAKE_BINS) build/bench/policy_bench
 	bash test/bench/vif_route_bench.sh
 
 # Real Xen in QEMU (root; downloads Debian's Xen and kernel packages once).
-xen-check: all $(FAKE_BINS) $(OUT)/test/vchan-probe
+xen-check: all $(FAKE_BINS) $(XEN_TEST_BINS)
 	bash test/xen/run.sh
 	bats --formatter tap test/xen/harness.bats
 

@@ -102,7 +102,7 @@ new_stage() {
 # add_qmin_binaries STAGE: the static tools under test, and the test helpers.
 add_qmin_binaries() {
 	cp "$top"/build/bin/* "$1/usr/local/sbin/"
-	cp "$top/build/test/xsctl" "$top/build/test/vchan-probe" "$1/usr/local/sbin/"
+	cp "$top/build/test/xsctl" "$top/build/test/vchan-probe" "$top/build/test/xen/qrx-hostile" "$1/usr/local/sbin/"
 }
 
 pack() { # pack STAGE IMAGE

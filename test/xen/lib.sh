@@ -14,6 +14,7 @@ result() {
 
 # run_scenario FILE: runs one scenario with a time limit, traced (sh -x) so
 # that a failure shows how far it got; prints its result, and when it fails
+# the measurements it printed (measure), and when it fails
 # its last output lines and the consoles of the guests it left running, which
 # are then destroyed so that the next scenario starts clean.
 # "# timeout: N" in the file sets the limit.
@@ -23,6 +24,7 @@ run_scenario() {
 	start=$(now)
 	timeout -s KILL "${limit:-120}" sh -x "$1" >"/tmp/$name.log" 2>&1
 	status=$?
+	sed -n "s/^QMIN-MEASURE /QMIN-MEASURE $name: /p" "/tmp/$name.log"
 	if [ "$status" -eq 0 ]; then
 		result "$name" PASS "$start"
 		return
@@ -96,4 +98,75 @@ guest_gone() {
 # guest_console NAME: what the guest printed, for a failing scenario's log.
 guest_console() {
 	tail -n 20 "/var/log/xen/console/guest-$1.log" 2>/dev/null
+}
+
+# wait_for_lines FILE PATTERN COUNT SECONDS: waits until FILE has COUNT lines
+# matching the basic regular expression PATTERN.
+wait_for_lines() {
+	deadline=$(awk -v now="$(now)" -v wait="$4" 'BEGIN { print now + wait }')
+	until [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ]; do
+		awk -v now="$(now)" -v end="$deadline" 'BEGIN { exit !(now < end) }' || return 1
+		sleep 0.2
+	done
+}
+
+# measure TEXT: a measurement, printed with the scenario's result by run.sh.
+measure() {
+	echo "QMIN-MEASURE $*"
+}
+
+# qrx_broker_start: dom0's qrx-broker in the background, logging (-v) to
+# /tmp/qrx-broker.log; its pid goes to /run/qrx-broker.pid.
+qrx_broker_start() {
+	qrx-broker -d -v --xvm-start /bin/false 2>>/tmp/qrx-broker.log &
+	echo $! >/run/qrx-broker.pid
+}
+
+# in_vm NAME: runs standard input as a shell script in VM NAME, through a
+# dom0 -> VM call of the qmin.Run service; its output and exit status come back.
+in_vm() {
+	qrx-call --agent-socket /run/qubes/qrx-broker.sock "$1" qmin.Run
+}
+
+# cpu_ticks PID: user plus system time of a process, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# qrx_fail MESSAGE: ends a qrx scenario with the broker's last words.
+qrx_fail() {
+	tail -n 12 /tmp/qrx-broker.log
+	fail "$@"
+}
+
+# qrx_dom0_setup: VM definitions, the policy of the qrx scenarios and dom0's
+# test.Dom0 service, then the broker; waits until it has loaded the policy.
+qrx_dom0_setup() {
+	mkdir -p /etc/xvm /etc/qubes/policy.d /etc/qubes-rpc /run/qubes
+	for vm in work personal bad; do
+		printf 'name = "%s"\nxvm_default_user = "root"\n' "$vm" >"/etc/xvm/$vm.cfg"
+	done
+	cat >/etc/qubes/policy.d/30-qmin-test.policy <<-'POLICY'
+		test.Echo * work personal allow
+		test.Echo * personal work deny
+		test.Null * work personal allow
+		test.Md5 * @anyvm @anyvm allow
+		test.Discard * work personal allow
+		test.Dom0 * @anyvm @adminvm allow
+	POLICY
+	# shellcheck disable=SC2016 # expands when the service runs
+	printf '#!/bin/sh\necho "dom0 got $(cat) from $QREXEC_REMOTE_DOMAIN"\n' >/etc/qubes-rpc/test.Dom0
+	chmod 755 /etc/qubes-rpc/test.Dom0
+	qrx_broker_start
+	wait_for_lines /tmp/qrx-broker.log 'policy loaded' 1 10
+}
+
+# qrx_vm_start NAME TYPE: a VM running qrx-agent from its init; waits until
+# the broker has its agent connected.
+qrx_vm_start() {
+	guest_create "$1" "$2" qrx >/dev/null && xl unpause "$1" || return 1
+	wait_for_lines /tmp/qrx-broker.log "agent of $1 connected" 1 180 || {
+		guest_console "$1"
+		return 1
+	}
 }

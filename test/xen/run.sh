@@ -45,7 +45,7 @@ qemu_cpu() {
 boot_timeout() {
 	[ -n "${QMIN_XEN_BOOT_TIMEOUT:-}" ] && echo "$QMIN_XEN_BOOT_TIMEOUT" && return
 	case "$1" in
-	pv) echo $((420 * scale)) ;;
+	pv) echo $((900 * scale)) ;;
 	pvh) echo $((600 * scale)) ;;
 	esac
 }
@@ -113,7 +113,10 @@ check_result() {
 	local line
 	line=$(grep -m 1 "QMIN-RESULT $2 " "$1")
 	case "$line" in
-	*" PASS "*) report ok "$2" "(${line##* PASS } s)" ;;
+	*" PASS "*)
+		report ok "$2" "(${line##* PASS } s)"
+		grep "QMIN-MEASURE $2: " "$1" | sed 's/^\[[^]]*\] QMIN-MEASURE [^ ]* /# measured: /'
+		;;
 	*" FAIL "*)
 		local rest=${line#*FAIL }
 		report not-ok "$2" "(after ${rest%% *} s: ${rest#* })"

@@ -1,11 +1,16 @@
-// vchan-probe: one line each way over qmin's vchan (lib/vchan.h; libxenvchan
-// in build/bin), for the real-Xen tier until qrx carries vchan itself.
+// vchan-probe: raw vchan between domains over qmin's vchan (lib/vchan.h;
+// libxenvchan in build/bin), for the real-Xen tier: a line each way, and the
+// bare copy loop that qrx's throughput is measured against.
 //   vchan-probe server PEER PORT MESSAGE   send MESSAGE, print the reply
 //   vchan-probe client PEER PORT           print the message, reply "echo:MESSAGE"
+//   vchan-probe send PEER PORT BYTES       serve, send BYTES zero bytes, wait for the
+//                                          peer to close; print "BYTES bytes in S s"
+//   vchan-probe receive PEER PORT BYTES    connect, read BYTES bytes, close
 // Waits with poll() and Wait(), as qrx must: never spinning.
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -54,8 +59,49 @@ bool ReceiveLine(qmin::Vchan& channel, std::string& line, Clock::time_point dead
   }
 }
 
+// The bare copy loop: as fast as the ring allows, in 64 KiB writes as qrx's are.
+bool SendBytes(qmin::Vchan& channel, std::uint64_t total, Clock::time_point deadline) {
+  static const std::uint8_t zeros[65536] = {};
+  while (channel.state() == qmin::Vchan::State::kWaiting)
+    if (!AwaitEvent(channel, deadline)) return false;
+  const auto started = Clock::now();
+  std::uint64_t sent = 0;
+  while (sent < total) {
+    auto wrote =
+        channel.Write(std::span(zeros, std::min<std::uint64_t>(sizeof zeros, total - sent)));
+    if (!wrote || channel.state() == qmin::Vchan::State::kClosed) return false;
+    sent += *wrote;
+    if (*wrote == 0 && !AwaitEvent(channel, deadline)) return false;
+  }
+  while (channel.state() != qmin::Vchan::State::kClosed)
+    if (!AwaitEvent(channel, deadline)) return false;
+  const std::chrono::duration<double> took = Clock::now() - started;
+  std::printf("%llu bytes in %.3f s\n", static_cast<unsigned long long>(total), took.count());
+  return true;
+}
+
+bool ReceiveBytes(qmin::Vchan& channel, std::uint64_t total, Clock::time_point deadline) {
+  std::uint8_t buffer[65536];
+  std::uint64_t got = 0;
+  while (got < total) {
+    const std::size_t ready = channel.DataReady();
+    if (ready == 0) {
+      if (channel.state() == qmin::Vchan::State::kClosed || !AwaitEvent(channel, deadline))
+        return false;
+      continue;
+    }
+    auto read = channel.Read(std::span(buffer, std::min(sizeof buffer, ready)));
+    if (!read) return false;
+    got += *read;
+  }
+  return true;
+}
+
 int Usage() {
-  std::fputs("usage: vchan-probe server PEER PORT MESSAGE | client PEER PORT\n", stderr);
+  std::fputs(
+      "usage: vchan-probe server PEER PORT MESSAGE | client PEER PORT |"
+      " send PEER PORT BYTES | receive PEER PORT BYTES\n",
+      stderr);
   return 100;
 }
 
@@ -66,12 +112,17 @@ int main(int argc, char** argv) {
   const std::string mode = argv[1];
   const auto peer = qmin::ParseUnsigned(argv[2], 0x7fef);
   const auto port = qmin::ParseUnsigned(argv[3], 65535);
-  if (!peer || !port || (mode == "server" && argc != 5) || (mode == "client" && argc != 4))
+  const bool bulk = mode == "send" || mode == "receive";
+  const std::uint64_t bytes =
+      bulk && argc == 5 ? qmin::ParseUnsigned(argv[4], 1ULL << 40).value_or(0) : 0;
+  if (!peer || !port || (mode == "server" && argc != 5) || (mode == "client" && argc != 4) ||
+      (bulk && bytes == 0))
     return Usage();
   const auto deadline = Clock::now() + kPatience;
   qmin::Result<std::unique_ptr<qmin::Vchan>> channel = qmin::InvalidError("open", "not yet");
-  if (mode == "server") {
-    channel = qmin::ServeVchan(static_cast<unsigned>(*peer), static_cast<unsigned>(*port), 4096);
+  if (mode == "server" || mode == "send") {
+    channel = qmin::ServeVchan(static_cast<unsigned>(*peer), static_cast<unsigned>(*port),
+                               mode == "send" ? 65536 : 4096);
   } else {
     // The server may not be there yet: try again until it is.
     while (!(channel =
@@ -83,6 +134,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "vchan-probe: unable to %s\n", channel.error().Text().c_str());
     return 111;
   }
+  if (mode == "send") return SendBytes(**channel, bytes, deadline) ? 0 : 111;
+  if (mode == "receive") return ReceiveBytes(**channel, bytes, deadline) ? 0 : 111;
   std::string line;
   const bool ok =
       mode == "server"

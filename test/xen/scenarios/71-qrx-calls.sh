@@ -1,0 +1,49 @@
+# shellcheck shell=sh
+# Calls through qrx between real domains: VM -> VM with data both ways,
+# stderr and the exit code; a denied call; VM -> dom0; dom0 -> VM; 100 MB
+# intact between the two domUs. Calls from inside a VM are started there
+# through in_vm (dom0 -> VM qmin.Run).
+# timeout: 300
+. /qmin/lib.sh
+out=$(in_vm work <<'SCRIPT'
+echo hello | qrx-call personal test.Echo+arg1 2>/tmp/err
+echo "exit=$?"
+echo "stderr=$(cat /tmp/err)"
+SCRIPT
+) || qrx_fail "qmin.Run in work failed"
+expected=$(printf '%s\n' "from=work arg=arg1" hello exit=7 stderr=to-stderr)
+[ "$out" = "$expected" ] || qrx_fail "work -> personal test.Echo: '$out'"
+
+out=$(in_vm personal <<'SCRIPT'
+qrx-call work test.Echo </dev/null
+echo "exit=$?"
+SCRIPT
+) || qrx_fail "qmin.Run in personal failed"
+[ "$out" = "exit=126" ] || qrx_fail "denied personal -> work test.Echo: '$out'"
+grep -q 'call personal -> work test.Echo: deny' /tmp/qrx-broker.log || qrx_fail "no deny in the broker's log"
+
+out=$(in_vm work <<'SCRIPT'
+echo ping | qrx-call dom0 test.Dom0
+SCRIPT
+) || qrx_fail "work -> dom0 failed"
+[ "$out" = "dom0 got ping from work" ] || qrx_fail "work -> dom0 test.Dom0: '$out'"
+
+out=$(echo hi | qrx-call --agent-socket /run/qubes/qrx-broker.sock personal test.Echo 2>/tmp/dom0-err)
+status=$?
+[ "$status" -eq 7 ] && [ "$out" = "$(printf 'from=dom0 arg=\nhi')" ] && [ "$(cat /tmp/dom0-err)" = to-stderr ] ||
+	qrx_fail "dom0 -> personal test.Echo: exit $status, '$out'"
+
+# 100 MB of random bytes: their MD5 where they start (personal) and where
+# they end (work).
+out=$(in_vm personal <<'SCRIPT'
+mkfifo /tmp/data
+head -c 104857600 /dev/urandom | tee /tmp/data | md5sum | cut -d ' ' -f 1 >/tmp/sent &
+remote=$(qrx-call work test.Md5 </tmp/data)
+wait
+echo "$(cat /tmp/sent) $remote"
+rm -f /tmp/data /tmp/sent
+SCRIPT
+) || qrx_fail "100 MB from personal to work failed"
+sent=${out% *} received=${out#* }
+[ -n "$sent" ] && [ "$sent" = "$received" ] && [ "$sent" != d41d8cd98f00b204e9800998ecf8427e ] ||
+	qrx_fail "100 MB: personal sent MD5 $sent, work received $received"

@@ -1,0 +1,54 @@
+# shellcheck shell=sh
+# Measured in this boot, between work and personal (both PV); software
+# emulation makes absolute numbers meaningless, the ratios are the result.
+#  - latency: sequential calls of an empty service from work, against an exec
+#    of the same handler inside personal, where it runs;
+#  - throughput: 64 MiB from work to personal through qrx-call and a
+#    discarding service, against vchan-probe's raw libxenvchan copy loop
+#    between the same two domains (same 64 KiB ring, same direction).
+# timeout: 300
+. /qmin/lib.sh
+calls=20 bytes=67108864
+work_id=$(xl domid work) && personal_id=$(xl domid personal) || fail "work and personal must run"
+
+call_ms=$({ echo "calls=$calls"; cat <<'SCRIPT'
+start=$(cut -d ' ' -f 1 /proc/uptime)
+i=0
+while [ "$i" -lt "$calls" ]; do
+	qrx-call personal test.Null </dev/null || exit 1
+	i=$((i + 1))
+done
+awk -v start="$start" -v end="$(cut -d ' ' -f 1 /proc/uptime)" -v n="$calls" 'BEGIN { printf "%.1f", (end - start) * 1000 / n }'
+SCRIPT
+} | in_vm work) || qrx_fail "calls from work failed"
+exec_ms=$({ echo "calls=$calls"; cat <<'SCRIPT'
+start=$(cut -d ' ' -f 1 /proc/uptime)
+i=0
+while [ "$i" -lt "$calls" ]; do
+	/etc/qubes-rpc/test.Null </dev/null || exit 1
+	i=$((i + 1))
+done
+awk -v start="$start" -v end="$(cut -d ' ' -f 1 /proc/uptime)" -v n="$calls" 'BEGIN { printf "%.1f", (end - start) * 1000 / n }'
+SCRIPT
+} | in_vm personal) || qrx_fail "execs in personal failed"
+measure "latency: qrx call work -> personal $call_ms ms, exec of the handler in personal $exec_ms ms," \
+	"ratio $(awk -v a="$call_ms" -v b="$exec_ms" 'BEGIN { printf "%.1f", a / b }')"
+
+{ echo "peer=$work_id bytes=$bytes"; cat <<'SCRIPT'
+(vchan-probe receive "$peer" 9000 "$bytes"; echo "$?" >/tmp/raw-status) </dev/null >/dev/null 2>&1 &
+SCRIPT
+} | in_vm personal || qrx_fail "could not start the raw receiver in personal"
+raw=$({ echo "peer=$personal_id bytes=$bytes"; echo 'vchan-probe send "$peer" 9000 "$bytes"'; } | in_vm work) ||
+	qrx_fail "raw vchan from work to personal failed"
+raw_s=$(echo "$raw" | sed -n 's/^[0-9]* bytes in \([0-9.]*\) s$/\1/p')
+[ -n "$raw_s" ] || qrx_fail "vchan-probe said '$raw'"
+[ "$(echo 'cat /tmp/raw-status' | in_vm personal)" = 0 ] || qrx_fail "the raw receiver failed"
+qrx_s=$({ echo "bytes=$bytes"; cat <<'SCRIPT'
+start=$(cut -d ' ' -f 1 /proc/uptime)
+dd if=/dev/zero bs=65536 count=$((bytes / 65536)) 2>/dev/null | qrx-call personal test.Discard || exit 1
+awk -v start="$start" -v end="$(cut -d ' ' -f 1 /proc/uptime)" 'BEGIN { printf "%.2f", end - start }'
+SCRIPT
+} | in_vm work) || qrx_fail "64 MiB through qrx failed"
+measure "throughput: qrx $(awk -v b="$bytes" -v s="$qrx_s" 'BEGIN { printf "%.0f", b / s / 1e6 }') MB/s," \
+	"raw libxenvchan $(awk -v b="$bytes" -v s="$raw_s" 'BEGIN { printf "%.0f", b / s / 1e6 }') MB/s," \
+	"ratio $(awk -v a="$qrx_s" -v b="$raw_s" 'BEGIN { printf "%.2f", b / a }')"
