@@ -26,7 +26,10 @@ SCRIPT
 [ "$out" = "$(echo to-pvh | md5sum | cut -d ' ' -f 1)" ] || qrx_fail "personal -> work test.Md5: '$out'"
 
 out=$(echo hi | qrx-call --agent-socket /run/qubes/qrx-broker.sock work test.Echo 2>/dev/null)
-[ "$?" -eq 7 ] && [ "$out" = "$(printf 'from=dom0 arg=\nhi')" ] || qrx_fail "dom0 -> work: '$out'"
+status=$?
+if [ "$status" -ne 7 ] || [ "$out" != "$(printf 'from=dom0 arg=\nhi')" ]; then
+	qrx_fail "dom0 -> work: exit $status, '$out'"
+fi
 
 for vm in work personal; do
 	xl destroy "$vm" || fail "xl destroy $vm failed"

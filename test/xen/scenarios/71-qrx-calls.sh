@@ -30,8 +30,9 @@ SCRIPT
 
 out=$(echo hi | qrx-call --agent-socket /run/qubes/qrx-broker.sock personal test.Echo 2>/tmp/dom0-err)
 status=$?
-[ "$status" -eq 7 ] && [ "$out" = "$(printf 'from=dom0 arg=\nhi')" ] && [ "$(cat /tmp/dom0-err)" = to-stderr ] ||
+if [ "$status" -ne 7 ] || [ "$out" != "$(printf 'from=dom0 arg=\nhi')" ] || [ "$(cat /tmp/dom0-err)" != to-stderr ]; then
 	qrx_fail "dom0 -> personal test.Echo: exit $status, '$out'"
+fi
 
 # 100 MB of random bytes: their MD5 where they start (personal) and where
 # they end (work).
@@ -45,5 +46,6 @@ rm -f /tmp/data /tmp/sent
 SCRIPT
 ) || qrx_fail "100 MB from personal to work failed"
 sent=${out% *} received=${out#* }
-[ -n "$sent" ] && [ "$sent" = "$received" ] && [ "$sent" != d41d8cd98f00b204e9800998ecf8427e ] ||
+if [ -z "$sent" ] || [ "$sent" != "$received" ] || [ "$sent" = d41d8cd98f00b204e9800998ecf8427e ]; then
 	qrx_fail "100 MB: personal sent MD5 $sent, work received $received"
+fi

@@ -17,4 +17,6 @@ echo "exit=$?"
 SCRIPT
 ) || qrx_fail "qmin.Run in work failed"
 [ "$out" = "$(printf 'from=work arg=\nagain\nexit=7')" ] || qrx_fail "work -> new personal: '$out'"
-[ "$(cat /run/qrx-broker.pid)" = "$broker" ] && kill -0 "$broker" || fail "the broker was restarted"
+if [ "$(cat /run/qrx-broker.pid)" != "$broker" ] || ! kill -0 "$broker"; then
+	fail "the broker was restarted"
+fi

@@ -26,5 +26,6 @@ sleep 3
 work=$(echo 'cat /tmp/idle-ticks' | in_vm work) || qrx_fail "no idle measurement from work"
 personal=$(echo 'cat /tmp/idle-ticks' | in_vm personal) || qrx_fail "no idle measurement from personal"
 measure "CPU ticks in 10 s idle: broker $((after - before)), agent in work $work, agent in personal $personal"
-[ "$((after - before))" -eq 0 ] && [ "$work" -eq 0 ] && [ "$personal" -eq 0 ] ||
+if [ "$((after - before))" -ne 0 ] || [ "$work" -ne 0 ] || [ "$personal" -ne 0 ]; then
 	qrx_fail "not idle: broker $((after - before)) ticks, work's agent $work, personal's agent $personal"
+fi

@@ -9,7 +9,8 @@
 # timeout: 300
 . /qmin/lib.sh
 calls=20 bytes=67108864
-work_id=$(xl domid work) && personal_id=$(xl domid personal) || fail "work and personal must run"
+work_id=$(xl domid work) || fail "work must run"
+personal_id=$(xl domid personal) || fail "personal must run"
 
 call_ms=$({ echo "calls=$calls"; cat <<'SCRIPT'
 start=$(cut -d ' ' -f 1 /proc/uptime)
@@ -38,6 +39,7 @@ measure "latency: qrx call work -> personal $call_ms ms, exec of the handler in 
 (vchan-probe receive "$peer" 9000 "$bytes"; echo "$?" >/tmp/raw-status) </dev/null >/dev/null 2>&1 &
 SCRIPT
 } | in_vm personal || qrx_fail "could not start the raw receiver in personal"
+# shellcheck disable=SC2016 # $peer and $bytes expand in the guest
 raw=$({ echo "peer=$personal_id bytes=$bytes"; echo 'vchan-probe send "$peer" 9000 "$bytes"'; } | in_vm work) ||
 	qrx_fail "raw vchan from work to personal failed"
 raw_s=$(echo "$raw" | sed -n 's/^[0-9]* bytes in \([0-9.]*\) s$/\1/p')
