@@ -175,9 +175,9 @@ svc * work personal alow
 	DAEMON=$!
 	sleep 0.5
 	local before after
-	before=$(awk '{ print $14 + $15 }' "/proc/$DAEMON/stat")
+	before=$(wakeups "$DAEMON")
 	sleep 2
-	after=$(awk '{ print $14 + $15 }' "/proc/$DAEMON/stat")
+	after=$(wakeups "$DAEMON")
 	assert_equal "$((after - before))" 0
 }
 

@@ -205,9 +205,13 @@ qrx_teardown() {
 	xenstore_stop
 }
 
-# cpu_ticks PID...: user+system clock ticks the processes have used.
-cpu_ticks() {
+# wakeups PID...: how often the processes' threads went to sleep again, in
+# total (voluntary context switches). Ticks miss a short wake-up on a fast
+# host; this counts every one.
+wakeups() {
 	local pid total=0
-	for pid in "$@"; do total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat"))); done
+	for pid in "$@"; do
+		total=$((total + $(cat /proc/"$pid"/task/*/status | awk '/^voluntary_ctxt_switches/ { n += $2 } END { print n }')))
+	done
 	echo "$total"
 }

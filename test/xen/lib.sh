@@ -133,6 +133,12 @@ cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 
+# wakeups PID: how often the process's threads went back to sleep
+# (voluntary context switches); ticks miss short wake-ups, this does not.
+wakeups() {
+	cat /proc/"$1"/task/*/status | awk '/^voluntary_ctxt_switches/ { n += $2 } END { print n }'
+}
+
 # qrx_fail MESSAGE: ends a qrx scenario with the broker's last words.
 qrx_fail() {
 	tail -n 12 /tmp/qrx-broker.log
