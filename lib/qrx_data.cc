@@ -63,8 +63,18 @@ void DataLink::OnVchan() {
   Flush();
   Rearm();
   MaybeFinish();
-  if (!finished_ && vchan_->state() == Vchan::State::kClosed && vchan_->DataReady() == 0)
-    Finish(InvalidError("finish the call", "the peer closed the channel before the end"));
+  CheckPeerGone();
+}
+
+// A peer that closed is only done with us once what it sent is used up:
+// whole messages may wait in our buffer for a local fd to take their data,
+// and a caller that has the exit code only waits to write the output out.
+void DataLink::CheckPeerGone() {
+  if (finished_ || vchan_->state() != Vchan::State::kClosed || vchan_->DataReady() != 0) return;
+  const bool whole_message_held = from_vchan_.size() >= kHeaderSize &&
+                                  from_vchan_.size() >= kHeaderSize + DecodeHeader(from_vchan_).len;
+  if (whole_message_held || (side_ == Side::kCaller && exit_code_)) return;
+  Finish(InvalidError("finish the call", "the peer closed the channel before the end"));
 }
 
 // Takes what the ring holds in as few reads as it can: every read may wake
@@ -166,6 +176,7 @@ void DataLink::OnWritable(std::size_t index) {
   Flush();
   Rearm();
   MaybeFinish();
+  CheckPeerGone();
 }
 
 void DataLink::OnLocal(std::size_t index) {

@@ -67,6 +67,7 @@ class DataLink {
   void WritePending(std::size_t index);
   void ReadMessages();
   void TakeMessage(const Header& header);
+  void CheckPeerGone();
   bool Deliver(std::uint32_t type, std::span<const std::uint8_t> body);
   void Flush();
   void Send(std::vector<std::uint8_t> message);

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -57,7 +59,11 @@ class DataLinkTest : public ::testing::Test {
   };
 
   // Runs `script` under sh as the service; feeds `input` as the caller's stdin.
-  Outcome Call(const std::string& script, const std::string& input, std::size_t ring = 4096) {
+  // The service's link is destroyed once done, closing its vchan, as the
+  // agent does. With `caller_late` the caller starts only then, behind a
+  // terminal that takes one page at a time and starts reading after 300 ms.
+  Outcome Call(const std::string& script, const std::string& input, std::size_t ring = 4096,
+               bool caller_late = false) {
     Result<EventLoop> loop = EventLoop::Create();
     setenv("VCHAN_DOMAIN", "0", 1);
     Result<std::unique_ptr<Vchan>> server =
@@ -81,6 +87,7 @@ class DataLinkTest : public ::testing::Test {
     close(child_err.write);
     for (int fd : {in.read, out.write, err.write, child_in.write, child_out.read, child_err.read})
       NonBlocking(fd);
+    if (caller_late) fcntl(out.write, F_SETPIPE_SZ, 4096);
 
     Outcome outcome;
     int finished = 0;
@@ -89,12 +96,18 @@ class DataLinkTest : public ::testing::Test {
                       outcome.caller = status;
                       if (++finished == 2) loop->Stop();
                     });
-    DataLink service(*loop, std::move(*client), DataLink::Side::kService,
-                     {{child_out.read, kDataStdout}, {child_err.read, kDataStderr}},
-                     {{kDataStdin, child_in.write}}, [&](Result<int> status) {
-                       outcome.service = status;
-                       if (++finished == 2) loop->Stop();
-                     });
+    std::unique_ptr<DataLink> service;
+    service = std::make_unique<DataLink>(
+        *loop, std::move(*client), DataLink::Side::kService,
+        std::vector<Outgoing>{{child_out.read, kDataStdout}, {child_err.read, kDataStderr}},
+        std::vector<Incoming>{{kDataStdin, child_in.write}}, [&](Result<int> status) {
+          outcome.service = status;
+          service.reset();
+          if (caller_late) {
+            EXPECT_TRUE(caller.Start());
+          }
+          if (++finished == 2) loop->Stop();
+        });
     std::thread feeder([&] {
       for (std::size_t at = 0; at < input.size();) {
         const ssize_t wrote = write(in.write, input.data() + at, input.size() - at);
@@ -104,21 +117,26 @@ class DataLinkTest : public ::testing::Test {
       close(in.write);
     });
     std::string out_text, err_text;
-    std::thread out_reader([&] { out_text = ReadAll(out.read); });
+    std::thread out_reader([&] {
+      if (caller_late) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      out_text = ReadAll(out.read);
+    });
     std::thread err_reader([&] { err_text = ReadAll(err.read); });
     // The service's exit is polled from the loop, as the agent will reap it.
     std::function<void()> reap = [&] {
       int status = 0;
       if (waitpid(child, &status, WNOHANG) == child) {
-        service.SetExitCode(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+        service->SetExitCode(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
       } else {
         loop->AddTimer(std::chrono::milliseconds(5), reap);
       }
     };
     loop->AddTimer(std::chrono::milliseconds(5), reap);
     loop->AddTimer(std::chrono::seconds(60), [&] { loop->Stop(); });
-    EXPECT_TRUE(caller.Start());
-    EXPECT_TRUE(service.Start());
+    if (!caller_late) {
+      EXPECT_TRUE(caller.Start());
+    }
+    EXPECT_TRUE(service->Start());
     EXPECT_TRUE(loop->Run());
     feeder.join();
     out_reader.join();
@@ -149,6 +167,16 @@ TEST_F(DataLinkTest, ManyMegabytesThroughASmallRingArriveIntact) {
   EXPECT_EQ(*outcome.caller, 0);
   EXPECT_EQ(outcome.out.size(), input.size());
   EXPECT_TRUE(outcome.out == input);
+}
+
+TEST_F(DataLinkTest, OutputHeldForASlowReaderSurvivesTheServiceClosing) {
+  // The service is done and gone before the caller looks: the caller takes
+  // output and exit code in one read, its terminal takes a page, and the
+  // rest (the exit code with it) waits in the caller's buffer, not the ring.
+  Outcome outcome = Call("head -c 20000 /dev/zero; exit 5", "", 65536, true);
+  ASSERT_TRUE(outcome.caller) << outcome.caller.error().Text();
+  EXPECT_EQ(*outcome.caller, 5);
+  EXPECT_EQ(outcome.out.size(), 20000u);
 }
 
 TEST_F(DataLinkTest, TheServiceMayEndBeforeReadingItsInput) {
