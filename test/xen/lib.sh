@@ -176,3 +176,18 @@ qrx_vm_start() {
 		return 1
 	}
 }
+
+# work_echoes WORD: work calls personal's test.Echo with WORD on stdin; it
+# must come back whole, with the service's exit code 7. Prints what came
+# back when it did not.
+work_echoes() {
+	out=$({ echo "word=$1"; cat <<-'SCRIPT'
+		echo "$word" | qrx-call personal test.Echo 2>/dev/null
+		echo "exit=$?"
+	SCRIPT
+	} | in_vm work)
+	[ "$out" = "$(printf 'from=work arg=\n%s\nexit=7' "$1")" ] || {
+		echo "work -> personal test.Echo: '$out'"
+		return 1
+	}
+}

@@ -11,12 +11,7 @@ new=$(guest_create personal pv qrx) || fail "xl create personal failed"
 [ "$new" != "$old" ] || fail "personal kept domain ID $old"
 xl unpause personal || fail "xl unpause failed"
 wait_for_lines /tmp/qrx-broker.log 'agent of personal connected' 2 120 || { guest_console personal; qrx_fail "the new personal's agent did not connect"; }
-out=$(in_vm work <<'SCRIPT'
-echo again | qrx-call personal test.Echo 2>/dev/null
-echo "exit=$?"
-SCRIPT
-) || qrx_fail "qmin.Run in work failed"
-[ "$out" = "$(printf 'from=work arg=\nagain\nexit=7')" ] || qrx_fail "work -> new personal: '$out'"
+work_echoes again || qrx_fail "work's call to the new personal failed"
 if [ "$(cat /run/qrx-broker.pid)" != "$broker" ] || ! kill -0 "$broker"; then
 	fail "the broker was restarted"
 fi
