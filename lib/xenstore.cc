@@ -40,10 +40,7 @@ Result<Xenstore> Xenstore::Open() {
   return Xenstore(handle);
 }
 
-Xenstore::Xenstore(Xenstore&& other) noexcept
-    : handle_(other.handle_), pending_(std::move(other.pending_)) {
-  other.handle_ = nullptr;
-}
+Xenstore::Xenstore(Xenstore&& other) noexcept : handle_(other.handle_) { other.handle_ = nullptr; }
 
 Xenstore::~Xenstore() {
   if (handle_ != nullptr) xs_close(handle_);
@@ -127,42 +124,6 @@ Status Xenstore::SetPermissions(const std::string& path, const std::vector<Xenst
                           static_cast<unsigned>(raw.size())))
     return XenstoreError("set permissions of", path);
   return {};
-}
-
-Status Xenstore::Watch(const std::string& path, const std::string& token) {
-  errno = 0;
-  if (!xs_watch(handle_, path.c_str(), token.c_str())) return XenstoreError("watch", path);
-  // xenstored sends the initial event right after the reply; read it now, or
-  // the next request on this connection would take it for its reply.
-  Result<WatchEvent> initial = ReadWatchFromDaemon();
-  if (!initial) return initial.error();
-  pending_.push_back(std::move(*initial));
-  return {};
-}
-
-Status Xenstore::Unwatch(const std::string& path, const std::string& token) {
-  errno = 0;
-  if (!xs_unwatch(handle_, path.c_str(), token.c_str())) return XenstoreError("unwatch", path);
-  std::erase_if(pending_, [&](const WatchEvent& event) { return event.token == token; });
-  return {};
-}
-
-Result<WatchEvent> Xenstore::ReadWatch() {
-  if (!pending_.empty()) {
-    WatchEvent event = std::move(pending_.front());
-    pending_.pop_front();
-    return event;
-  }
-  return ReadWatchFromDaemon();
-}
-
-Result<WatchEvent> Xenstore::ReadWatchFromDaemon() const {
-  unsigned int count = 0;
-  errno = 0;
-  std::unique_ptr<char*, FreeDeleter<char*>> event(xs_read_watch(handle_, &count));
-  if (!event || count < 2)
-    return SystemError("read a xenstore watch event", errno != 0 ? errno : EIO);
-  return WatchEvent{event.get()[XS_WATCH_PATH], event.get()[XS_WATCH_TOKEN]};
 }
 
 Result<std::string> Xenstore::DomainPath(unsigned domid) const {

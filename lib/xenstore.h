@@ -11,7 +11,6 @@
 #ifndef QMIN_LIB_XENSTORE_H_
 #define QMIN_LIB_XENSTORE_H_
 
-#include <deque>
 #include <functional>
 #include <string>
 #include <vector>
@@ -76,13 +75,7 @@ class Xenstore {
   Status SetPermissions(const std::string& path, const std::vector<XenstorePerm>& perms,
                         const Transaction* tx = nullptr) const;
 
-  /// Watches fire once at once (the initial event, kept for ReadWatch), then
-  /// on every change at or below `path`, or for "@introduceDomain" /
-  /// "@releaseDomain".
-  Status Watch(const std::string& path, const std::string& token);
-  Status Unwatch(const std::string& path, const std::string& token);
-  /// The next watch event; blocks until one arrives.
-  Result<WatchEvent> ReadWatch();
+  // Watches: XenstoreWatcher (xenstore_watcher.h), on a connection of its own.
 
   Result<std::string> DomainPath(unsigned domid) const;
   /// What the toolstack does when a domain is born or dies; fires
@@ -101,10 +94,8 @@ class Xenstore {
  private:
   explicit Xenstore(xs_handle* handle) : handle_(handle) {}
   static unsigned TxId(const Transaction* tx) { return tx == nullptr ? 0 : tx->id_; }
-  Result<WatchEvent> ReadWatchFromDaemon() const;
 
   xs_handle* handle_;
-  std::deque<WatchEvent> pending_;  ///< events read while setting watches
 };
 
 }  // namespace qmin

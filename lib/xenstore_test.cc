@@ -116,46 +116,6 @@ TEST_F(XenstoreTest, AGuestIsHeldToPermissions) {
   EXPECT_EQ(*dom0.Read("/local/domain/0/secret"), "s");
 }
 
-TEST_F(XenstoreTest, WatchFiresFirstAtOnceThenOnChangesBelow) {
-  Xenstore xs = Connect(socket_);
-  ASSERT_TRUE(xs.Watch("/local/domain/5", "tok"));
-  Result<WatchEvent> initial = xs.ReadWatch();
-  ASSERT_TRUE(initial);
-  EXPECT_EQ(initial->path, "/local/domain/5");
-  EXPECT_EQ(initial->token, "tok");
-  Xenstore writer = Connect(socket_);  // a watching connection makes no requests
-  ASSERT_TRUE(writer.Write("/local/domain/5/x", "1"));
-  EXPECT_EQ(xs.ReadWatch()->path, "/local/domain/5/x");
-  ASSERT_TRUE(writer.Write("/local/domain/5", "v"));
-  EXPECT_EQ(xs.ReadWatch()->path, "/local/domain/5");
-  ASSERT_TRUE(writer.Remove("/local/domain/5"));
-  EXPECT_EQ(xs.ReadWatch()->path, "/local/domain/5");
-}
-
-TEST_F(XenstoreTest, IntroduceAndReleaseFireSpecialWatches) {
-  Xenstore xs = Connect(socket_);
-  Xenstore toolstack = Connect(socket_);
-  ASSERT_TRUE(xs.Watch("@introduceDomain", "in"));
-  ASSERT_TRUE(xs.Watch("@releaseDomain", "out"));
-  EXPECT_EQ(xs.ReadWatch()->token, "in");
-  EXPECT_EQ(xs.ReadWatch()->token, "out");
-  ASSERT_TRUE(toolstack.IntroduceDomain(9, 0, 0));
-  Result<WatchEvent> born = xs.ReadWatch();
-  EXPECT_EQ(born->path, "@introduceDomain");
-  EXPECT_EQ(born->token, "in");
-  ASSERT_TRUE(toolstack.ReleaseDomain(9));
-  EXPECT_EQ(xs.ReadWatch()->path, "@releaseDomain");
-  ASSERT_TRUE(xs.Unwatch("@releaseDomain", "out"));
-}
-
-TEST_F(XenstoreTest, UnwatchDropsEventsNotYetRead) {
-  Xenstore xs = Connect(socket_);
-  ASSERT_TRUE(xs.Watch("/a", "a"));
-  ASSERT_TRUE(xs.Watch("/b", "b"));
-  ASSERT_TRUE(xs.Unwatch("/a", "a"));
-  EXPECT_EQ(xs.ReadWatch()->token, "b");
-}
-
 // Events from a XenstoreWatcher, waiting up to a second for each batch.
 std::vector<WatchEvent> NextEvents(XenstoreWatcher& watcher, std::size_t count) {
   std::vector<WatchEvent> events;
@@ -167,6 +127,43 @@ std::vector<WatchEvent> NextEvents(XenstoreWatcher& watcher, std::size_t count) 
     events.insert(events.end(), drained->events.begin(), drained->events.end());
   }
   return events;
+}
+
+TEST_F(XenstoreTest, WatchFiresFirstAtOnceThenOnChangesBelow) {
+  Result<XenstoreWatcher> watcher = XenstoreWatcher::Open();
+  ASSERT_TRUE(watcher);
+  ASSERT_TRUE(watcher->Watch("/local/domain/5", "tok"));
+  std::vector<WatchEvent> initial = NextEvents(*watcher, 1);
+  ASSERT_EQ(initial.size(), 1u);
+  EXPECT_EQ(initial[0].path, "/local/domain/5");
+  EXPECT_EQ(initial[0].token, "tok");
+  Xenstore writer = Connect(socket_);
+  ASSERT_TRUE(writer.Write("/local/domain/5/x", "1"));
+  EXPECT_EQ(NextEvents(*watcher, 1).at(0).path, "/local/domain/5/x");
+  ASSERT_TRUE(writer.Write("/local/domain/5", "v"));
+  EXPECT_EQ(NextEvents(*watcher, 1).at(0).path, "/local/domain/5");
+  ASSERT_TRUE(writer.Remove("/local/domain/5"));
+  EXPECT_EQ(NextEvents(*watcher, 1).at(0).path, "/local/domain/5");
+}
+
+TEST_F(XenstoreTest, IntroduceAndReleaseFireSpecialWatches) {
+  Result<XenstoreWatcher> watcher = XenstoreWatcher::Open();
+  ASSERT_TRUE(watcher);
+  Xenstore toolstack = Connect(socket_);
+  ASSERT_TRUE(watcher->Watch("@introduceDomain", "in"));
+  ASSERT_TRUE(watcher->Watch("@releaseDomain", "out"));
+  std::vector<WatchEvent> initial = NextEvents(*watcher, 2);
+  ASSERT_EQ(initial.size(), 2u);
+  EXPECT_EQ(initial[0].token, "in");
+  EXPECT_EQ(initial[1].token, "out");
+  ASSERT_TRUE(toolstack.IntroduceDomain(9, 0, 0));
+  std::vector<WatchEvent> born = NextEvents(*watcher, 1);
+  ASSERT_EQ(born.size(), 1u);
+  EXPECT_EQ(born[0].path, "@introduceDomain");
+  EXPECT_EQ(born[0].token, "in");
+  ASSERT_TRUE(toolstack.ReleaseDomain(9));
+  EXPECT_EQ(NextEvents(*watcher, 1).at(0).path, "@releaseDomain");
+  ASSERT_TRUE(watcher->Unwatch("@releaseDomain", "out"));
 }
 
 TEST_F(XenstoreTest, WatcherTakesNewWatchesWhileEventsArrive) {

@@ -9,12 +9,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <span>
+#include <string_view>
 #include <utility>
 
 extern "C" {
 #include <xen/io/xs_wire.h>
 }
 
+#include "text.h"
 #include "unix_socket.h"
 
 namespace qmin {
@@ -42,20 +44,6 @@ Result<int> Connect() {
     return SystemError("connect to xenstore", saved);
   }
   return fd;
-}
-
-// The strings of a body: each NUL-terminated, as xenstored sends them.
-std::vector<std::string> Strings(std::span<const std::uint8_t> body) {
-  std::vector<std::string> strings;
-  std::string current;
-  for (std::uint8_t c : body) {
-    if (c == 0) {
-      strings.push_back(std::exchange(current, {}));
-    } else {
-      current.push_back(static_cast<char>(c));
-    }
-  }
-  return strings;
 }
 
 }  // namespace
@@ -129,11 +117,13 @@ Result<XenstoreWatcher::Drained> XenstoreWatcher::Drain() {
     if (in_.size() - at < kHeader + header.len) break;
     const auto body = std::span(in_).subspan(at + kHeader, header.len);
     at += kHeader + header.len;
-    std::vector<std::string> strings = Strings(body);
-    if (header.type == XS_WATCH_EVENT && strings.size() >= 2) {
-      drained.events.push_back({std::move(strings[0]), std::move(strings[1])});
+    // Each string of a body ends in a NUL, so the last field is empty.
+    const std::vector<std::string_view> strings =
+        Split(std::string_view(reinterpret_cast<const char*>(body.data()), body.size()), '\0');
+    if (header.type == XS_WATCH_EVENT && strings.size() >= 3) {
+      drained.events.push_back({std::string(strings[0]), std::string(strings[1])});
     } else if (header.type == XS_ERROR) {
-      drained.refusals.push_back(strings.empty() ? "EINVAL" : strings[0]);
+      drained.refusals.push_back(strings.size() >= 2 ? std::string(strings[0]) : "EINVAL");
     }
   }
   in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(at));

@@ -2,9 +2,11 @@
 // real libxenstore): seed the test double, dump it, act as a guest.
 //   xsctl [--domain N] COMMAND ARGS...
 // --domain N connects to $XENSTORED_PATH.dN, the double's socket for domain N.
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <string>
 
@@ -12,6 +14,7 @@
 #include "files.h"
 #include "text.h"
 #include "xenstore.h"
+#include "xenstore_watcher.h"
 
 namespace {
 
@@ -106,11 +109,16 @@ qmin::Status Command(qmin::Xenstore& xs, const std::vector<std::string>& words) 
   } else if (verb == "watch" && need(2)) {
     const auto count = qmin::ParseUnsigned(words[2], 1000000);
     if (!count) return qmin::InvalidError("parse the command line", "COUNT must be a number");
-    if (qmin::Status status = xs.Watch(words[1], "xsctl"); !status) return status;
-    for (std::uint64_t i = 0; i < *count; ++i) {
-      qmin::Result<qmin::WatchEvent> event = xs.ReadWatch();
-      if (!event) return event.error();
-      qmin::WriteLine(STDOUT_FILENO, event->path + " " + event->token);
+    qmin::Result<qmin::XenstoreWatcher> watcher = qmin::XenstoreWatcher::Open();
+    if (!watcher) return watcher.error();
+    if (qmin::Status status = watcher->Watch(words[1], "xsctl"); !status) return status;
+    for (std::uint64_t printed = 0; printed < *count;) {
+      pollfd readable{watcher->fd(), POLLIN, 0};
+      if (poll(&readable, 1, -1) < 0) return qmin::SystemError("wait for watch events", errno);
+      qmin::Result<qmin::XenstoreWatcher::Drained> drained = watcher->Drain();
+      if (!drained) return drained.error();
+      for (const qmin::WatchEvent& event : drained->events)
+        if (printed++ < *count) qmin::WriteLine(STDOUT_FILENO, event.path + " " + event.token);
     }
   } else if ((verb == "introduce" || verb == "release") && need(1)) {
     const auto domid = qmin::ParseUnsigned(words[1], 0x7fef);
