@@ -14,16 +14,18 @@ TOOLS     := mkxendev qrx-agent qrx-broker qrx-call vif-route
 SBIN_TOOLS := mkxendev qrx-agent qrx-broker
 # vif-route is a hotplug script: it goes to /etc/xen/scripts, where xl looks.
 
-LIB_SRCS  := lib/broker_policy.cc lib/cli.cc lib/device_nodes.cc lib/error.cc lib/event_loop.cc \
+LIB_SRCS  := lib/cli.cc lib/device_nodes.cc lib/error.cc lib/event_loop.cc \
              lib/files.cc lib/ipaddr.cc lib/log.cc lib/misc_devices.cc lib/mkxendev.cc lib/mounts.cc \
-             lib/netlink.cc lib/policy.cc lib/policy_eval.cc lib/policy_store.cc lib/qrx_agent.cc lib/qrx_broker.cc lib/qrx_call.cc lib/qrx_channel.cc lib/qrx_data.cc lib/qrx_proto.cc lib/qrx_runner.cc lib/qrx_service.cc \
+             lib/netlink.cc lib/policy.cc lib/policy_eval.cc lib/policy_rule.cc lib/policy_store.cc lib/process.cc \
+             lib/qrx_agent.cc lib/qrx_ask.cc lib/qrx_broker.cc lib/qrx_call.cc lib/qrx_channel.cc lib/qrx_data.cc \
+             lib/qrx_domains.cc lib/qrx_proto.cc lib/qrx_runner.cc lib/qrx_service.cc lib/rate_limit.cc \
              lib/text.cc lib/unix_socket.cc lib/vif_route.cc lib/vm_facts.cc lib/xenstore.cc lib/xenstore_watcher.cc lib/xlcfg.cc
 TEST_SRCS := lib/cli_test.cc lib/device_nodes_test.cc lib/error_test.cc lib/event_loop_test.cc \
              lib/files_test.cc lib/ipaddr_test.cc lib/log_test.cc lib/misc_devices_test.cc \
-             lib/mkxendev_test.cc lib/mounts_test.cc lib/policy_eval_test.cc lib/policy_test.cc \
-             lib/qrx_data_test.cc lib/qrx_proto_test.cc lib/text_test.cc lib/vchan_socket_test.cc lib/vm_facts_test.cc \
+             lib/mkxendev_test.cc lib/mounts_test.cc lib/policy_eval_test.cc lib/policy_test.cc lib/process_test.cc \
+             lib/qrx_data_test.cc lib/qrx_proto_test.cc lib/qrx_service_test.cc lib/rate_limit_test.cc lib/text_test.cc lib/vchan_socket_test.cc lib/vm_facts_test.cc \
              lib/xenstore_test.cc test/fakes/xenstore_tree_test.cc
-FAKE_TOOLS := xenstored-fake xsctl socket-service qrx-hostile
+FAKE_TOOLS := xenstored-fake xsctl socket-service qrx-hostile qrx-dom0 stdin-socket
 FAKE_LIB_SRCS := test/fakes/xenstore_tree.cc test/fakes/xenstore_wire.cc
 
 ifeq ($(SANITIZE),1)
@@ -115,9 +117,9 @@ lint:
 	bash test/lint.sh
 
 # Fuzz targets, built with clang's libFuzzer against the parsers' sources.
-FUZZ_TARGETS := policy qrx_proto xlcfg
-FUZZ_SRCS    := lib/policy.cc lib/policy_eval.cc lib/qrx_proto.cc lib/vm_facts.cc lib/xlcfg.cc lib/files.cc \
-                lib/error.cc lib/text.cc
+FUZZ_TARGETS := policy qrx_proto service_command xlcfg
+FUZZ_SRCS    := lib/policy.cc lib/policy_eval.cc lib/policy_rule.cc lib/qrx_proto.cc lib/vm_facts.cc lib/xlcfg.cc lib/files.cc \
+                lib/error.cc lib/text.cc lib/qrx_service.cc lib/process.cc lib/unix_socket.cc
 FUZZ_SECONDS ?= 30
 build/fuzz/%_fuzz: test/fuzz/%_fuzz.cc $(FUZZ_SRCS) $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)

@@ -5,8 +5,6 @@
 
 #include <algorithm>
 
-#include "vchan.h"
-
 #ifndef QMIN_VERSION
 #define QMIN_VERSION "0.0.0"
 #endif
@@ -34,10 +32,6 @@ const OptionSpec* FindShort(const ToolSpec& tool, char name) {
   for (const auto& spec : tool.options)
     if (spec.short_name == name) return &spec;
   return nullptr;
-}
-
-Error UsageError(std::string reason) {
-  return Error{ExitCode::kUsage, "parse the command line", std::move(reason), 0};
 }
 
 void Record(Args& args, const OptionSpec& spec, std::string value) {
@@ -183,8 +177,9 @@ std::string HelpText(const ToolSpec& tool) {
 }
 
 std::string VersionText(const ToolSpec& tool) {
-  return std::string(tool.name) + " (qmin) " QMIN_VERSION ", vchan transport " +
-         std::string(VchanTransportName()) + "\n";
+  std::string text = std::string(tool.name) + " (qmin) " QMIN_VERSION;
+  if (!tool.transport.empty()) text.append(", vchan transport ").append(tool.transport);
+  return text + "\n";
 }
 
 void WriteLine(int fd, std::string_view text) {
@@ -212,18 +207,14 @@ int RunTool(const ToolSpec& tool, int argc, const char* const* argv, const ToolB
     return write(STDOUT_FILENO, text.data(), text.size()) < 0 ? ToInt(ExitCode::kTemporary) : 0;
   }
   log.set_verbosity(args->verbosity);
-  ExitCode exit_code = ExitCode::kSuccess;
-  const Status status = body(*args, log, exit_code);
-  if (!status) {
-    if (status.error().exit == ExitCode::kUsage &&
-        status.error().action == "parse the command line") {
-      log.Usage(status.error().reason);
-    } else {
-      log.Fatal(status.error());
-    }
-    return ToInt(status.error().exit);
+  const Result<int> status = body(*args, log);
+  if (status) return *status;
+  if (status.error().usage) {
+    log.Usage(status.error().reason);
+  } else {
+    log.Fatal(status.error());
   }
-  return ToInt(exit_code);
+  return ToInt(status.error().exit);
 }
 
 }  // namespace qmin

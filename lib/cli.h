@@ -35,6 +35,9 @@ struct ToolSpec {
   std::size_t max_positionals = 0;
   /// Options end at the first operand (the rest belongs to a program to run).
   bool options_first = false;
+  /// The vchan transport linked in ("xen" or "socket"), for --version; empty
+  /// for tools that have none.
+  std::string_view transport = {};
 };
 
 class Args {
@@ -62,13 +65,13 @@ Result<Args> ParseArgs(const ToolSpec& tool, int argc, const char* const* argv);
 
 /// The -h text: usage line, summary, then one aligned line per option.
 std::string HelpText(const ToolSpec& tool);
-/// "TOOL (qmin) VERSION, vchan transport TRANSPORT".
+/// "TOOL (qmin) VERSION", and ", vchan transport T" for tools that have one.
 std::string VersionText(const ToolSpec& tool);
 
-/// What a tool does once its arguments are parsed. It may log warnings; an
-/// Error it returns becomes the one fatal message and the exit code.
-/// `exit_code` lets a tool report a non-error result (1 for "no").
-using ToolBody = std::function<Status(const Args& args, Log& log, ExitCode& exit_code)>;
+/// What a tool does once its arguments are parsed: the exit status it chose
+/// (0, 1 for "no", or a status it passes through, as qrx-call does), or an
+/// Error, which becomes the one fatal (or usage) message and its exit code.
+using ToolBody = std::function<Result<int>(const Args& args, Log& log)>;
 
 /// Writes `text` and a newline to `fd` in one write(): a tool's output lines
 /// (plans, decisions) never interleave with another process's.

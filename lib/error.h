@@ -18,6 +18,7 @@ struct Error {
   std::string action;  ///< what could not be done: "create /dev/xen/evtchn"
   std::string reason;  ///< why: strerror(errnum) or a description
   int errnum = 0;      ///< errno behind the failure, 0 when there is none
+  bool usage = false;  ///< a usage error: reported as "usage:", not "fatal:"
 
   /// "ACTION: REASON", the part of a message after "unable to ".
   std::string Text() const { return action + ": " + reason; }
@@ -27,6 +28,8 @@ struct Error {
 Error SystemError(std::string action, int errnum, ExitCode exit = ExitCode::kTemporary);
 /// Bad input or configuration: exit 100, no errno.
 Error InvalidError(std::string action, std::string reason);
+/// A command line a tool cannot take: "TOOL: usage: REASON", exit 100.
+Error UsageError(std::string reason);
 
 /// A value or an Error. The small subset of std::expected (C++23) we need.
 template <typename T>

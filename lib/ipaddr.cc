@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "misc_devices.h"
 #include "text.h"
 
 namespace qmin {

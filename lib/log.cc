@@ -25,6 +25,12 @@ void Log::set_sinks(unsigned sinks) {
   }
 }
 
+void Log::AfterFork() {
+  if (syslog_open_) closelog();
+  syslog_open_ = false;
+  if ((sinks_ & kSyslog) != 0) set_sinks(sinks_);
+}
+
 void Log::Fatal(const qmin::Error& error) const {
   Emit(LOG_ERR, "fatal", "unable to " + error.Text());
 }

@@ -31,6 +31,10 @@ class Log {
   int verbosity() const { return verbosity_; }
   void set_verbosity(int verbosity) { verbosity_ = verbosity; }
   void set_sinks(unsigned sinks);
+  /// In a forked child that is about to close what it inherited: drops the
+  /// syslog connection (the next message opens a new one), so that syslog
+  /// never writes into a descriptor number the child has reused.
+  void AfterFork();
 
   void Fatal(const qmin::Error& error) const;
   void Error(const qmin::Error& error) const;

@@ -7,31 +7,12 @@
 namespace qmin {
 namespace {
 
-constexpr std::size_t kMaxQuoted = 80;
-
 Error LineError(std::string_view source, std::size_t line_number, std::string reason) {
   return InvalidError("parse " + std::string(source) + " line " + std::to_string(line_number),
                       std::move(reason));
 }
 
 }  // namespace
-
-std::string QuoteForMessage(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string quoted = "\"";
-  for (std::size_t i = 0; i < text.size() && i < kMaxQuoted; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      quoted.push_back(static_cast<char>(c));
-    } else {
-      quoted.append("\\x").push_back(kHex[c >> 4]);
-      quoted.push_back(kHex[c & 0xf]);
-    }
-  }
-  if (text.size() > kMaxQuoted) quoted.append("...");
-  quoted.push_back('"');
-  return quoted;
-}
 
 Result<std::vector<MiscDevice>> ParseMiscDevices(std::string_view text, std::string_view source) {
   std::vector<MiscDevice> devices;

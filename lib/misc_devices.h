@@ -31,9 +31,6 @@ Result<std::vector<MiscDevice>> ParseMiscDevices(std::string_view text, std::str
 Result<std::vector<MiscDevice>> XenMiscDevices(const std::vector<MiscDevice>& all,
                                                std::string_view source);
 
-/// Quotes a line for an error message: printable ASCII kept, the rest as \xHH.
-std::string QuoteForMessage(std::string_view text);
-
 }  // namespace qmin
 
 #endif  // QMIN_LIB_MISC_DEVICES_H_

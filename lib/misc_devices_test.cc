@@ -55,10 +55,5 @@ TEST(XenMiscDevicesTest, RefusesDuplicates) {
             "parse misc: device \"xen/a\" listed twice");
 }
 
-TEST(QuoteForMessageTest, ControlBytesAreEscapedAndLongTextCut) {
-  EXPECT_EQ(QuoteForMessage("a\"\\\x1b"), "\"a\\x22\\x5c\\x1b\"");
-  EXPECT_EQ(QuoteForMessage(std::string(100, 'x')), "\"" + std::string(80, 'x') + "...\"");
-}
-
 }  // namespace
 }  // namespace qmin

@@ -16,88 +16,8 @@
 namespace qmin {
 namespace {
 
-// Qubes' RPCNAME_ALLOWED_CHARSET; '+' only in arguments.
-bool IsRpcNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '+';
-}
-
 bool IsFileNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-}
-
-bool IsWordText(std::string_view text) {
-  return !text.empty() &&
-         std::all_of(text.begin(), text.end(), [](char c) { return IsRpcNameChar(c) && c != '+'; });
-}
-
-struct TokenRule {
-  std::string_view spelling;  // exact, or a prefix when it ends with ':'
-  TokenKind kind;
-  bool source, target, redirect, request;
-};
-
-// Which token may stand where: Qubes' class hierarchy, as a table. Longer
-// prefixes first, so that @dispvm:@tag: wins over @dispvm:.
-constexpr TokenRule kTokenRules[] = {
-    {"*", TokenKind::kWildcard, true, true, false, false},
-    {"@adminvm", TokenKind::kAdminVm, true, true, true, true},
-    {"@anyvm", TokenKind::kAnyVm, true, true, false, false},
-    {"@default", TokenKind::kDefault, false, true, false, true},
-    {"@dispvm", TokenKind::kDispVm, false, true, true, true},
-    {"@dispvm:@tag:", TokenKind::kDispVmTag, true, true, false, false},
-    {"@dispvm:", TokenKind::kDispVmTemplate, true, true, true, true},
-    {"@tag:", TokenKind::kTag, true, true, false, false},
-    {"@type:", TokenKind::kType, true, true, false, false},
-};
-
-bool Allowed(const TokenRule& rule, TokenContext context) {
-  switch (context) {
-    case TokenContext::kSource:
-      return rule.source;
-    case TokenContext::kTarget:
-      return rule.target;
-    case TokenContext::kRedirect:
-      return rule.redirect;
-    case TokenContext::kRequest:
-      return rule.request;
-  }
-  return false;
-}
-
-const char* ContextName(TokenContext context) {
-  switch (context) {
-    case TokenContext::kSource:
-      return "source";
-    case TokenContext::kTarget:
-      return "target";
-    case TokenContext::kRedirect:
-      return "redirect";
-    case TokenContext::kRequest:
-      return "intendedtarget";
-  }
-  return "";
-}
-
-// A line split into whitespace-separated fields, with where each starts.
-struct Field {
-  std::string_view text;
-  std::size_t column;
-};
-
-std::vector<Field> SplitFields(std::string_view line) {
-  std::vector<Field> fields;
-  std::size_t at = 0;
-  const auto space = [](char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-  };
-  while (at < line.size()) {
-    while (at < line.size() && space(line[at])) ++at;
-    const std::size_t start = at;
-    while (at < line.size() && !space(line[at])) ++at;
-    if (at > start) fields.push_back(Field{line.substr(start, at - start), start});
-  }
-  return fields;
 }
 
 std::string RealPath(const std::string& path) {
@@ -122,9 +42,12 @@ std::string DirName(const std::string& path) {
 }
 
 // The policy files of one directory, as Qubes' filter_filepaths picks them:
-// regular *.policy files not starting with '.', sorted; a bad name is an error.
+// regular *.policy files not starting with '.', sorted; a bad name is an
+// error. A *.policy link that leads nowhere is skipped, as in Qubes, but
+// said: a deny file that went missing must not go unnoticed.
 struct DirListing {
   std::vector<std::string> names;
+  std::vector<std::string> warnings;
   std::string error;
   bool missing = false;
 };
@@ -140,8 +63,14 @@ DirListing ListPolicyDir(const std::string& dir) {
   while (const dirent* entry = readdir(handle)) {
     const std::string name = entry->d_name;
     if (name.empty() || name[0] == '.' || name.size() <= 7 ||
-        name.compare(name.size() - 7, 7, ".policy") != 0 || !IsRegularFile(dir + "/" + name))
+        name.compare(name.size() - 7, 7, ".policy") != 0)
       continue;
+    struct stat st {};
+    if (stat((dir + "/" + name).c_str(), &st) != 0) {
+      listing.warnings.push_back(dir + "/" + name + ": not read: " + std::strerror(errno));
+      continue;
+    }
+    if (!S_ISREG(st.st_mode)) continue;
     if (!std::all_of(name.begin(), name.end(), IsFileNameChar)) {
       listing.error = "invalid file name: " + dir + "/" + name;
       break;
@@ -150,6 +79,7 @@ DirListing ListPolicyDir(const std::string& dir) {
   }
   closedir(handle);
   std::sort(listing.names.begin(), listing.names.end());
+  std::sort(listing.warnings.begin(), listing.warnings.end());
   return listing;
 }
 
@@ -179,6 +109,10 @@ class Loader {
 
   void FileError(const std::string& file, const std::string& message) {
     result_.errors.push_back(PolicyError{file, 0, 0, message, ""});
+  }
+
+  void Warn(const std::vector<std::string>& warnings) {
+    result_.warnings.insert(result_.warnings.end(), warnings.begin(), warnings.end());
   }
 
  private:
@@ -254,7 +188,7 @@ class Loader {
     Rule rule;
     rule.file = place.file;
     rule.line = place.line;
-    if (!ParseServiceArgument(place, fields[0], fields[1], rule)) return;
+    if (!ServiceArgument(place, fields[0], fields[1], rule)) return;
     AddRule(place, rule, std::vector<Field>(fields.begin() + 2, fields.end()));
   }
 
@@ -284,117 +218,22 @@ class Loader {
     AddRule(rewritten, rule, fields);
   }
 
-  bool ParseServiceArgument(const Place& place, const Field& service, const Field& argument,
-                            Rule& rule) {
-    if (service.text != "*") {
-      if (!IsWordText(service.text)) {
-        Error(place, service.column,
-              "service " + std::string(service.text) + " contains invalid characters");
-        return false;
-      }
-      rule.service = service.text;
-    }
-    if (argument.text != "*") {
-      if (!std::all_of(argument.text.begin(), argument.text.end(), IsRpcNameChar)) {
-        Error(place, argument.column,
-              "argument " + std::string(argument.text) + " contains invalid characters");
-        return false;
-      }
-      if (argument.text[0] != '+') {
-        Error(place, argument.column,
-              "argument " + std::string(argument.text) + " does not start with +");
-        return false;
-      }
-      if (rule.service.empty()) {
-        Error(place, argument.column, "only * argument allowed for * service");
-        return false;
-      }
-      rule.argument = argument.text;
+  // A rule's grammar is policy_rule's; here its place is kept for the error.
+  bool ServiceArgument(const Place& place, const Field& service, const Field& argument,
+                       Rule& rule) {
+    if (auto error = ParseServiceArgument(service, argument, rule)) {
+      Error(place, error->column, error->message);
+      return false;
     }
     return true;
   }
 
-  // SOURCE TARGET ACTION [PARAMS...] into `rule`; appends it when valid.
   void AddRule(const Place& place, Rule& rule, const std::vector<Field>& fields) {
-    std::string why;
-    auto source = ParseVmToken(fields[0].text, TokenContext::kSource, why);
-    if (!source) return Error(place, fields[0].column, why);
-    auto target = ParseVmToken(fields[1].text, TokenContext::kTarget, why);
-    if (!target) return Error(place, fields[1].column, why);
-    rule.source = *source;
-    rule.target = *target;
-    const std::string_view action = fields[2].text;
-    if (action == "allow")
-      rule.verb = Verb::kAllow;
-    else if (action == "deny")
-      rule.verb = Verb::kDeny;
-    else if (action == "ask")
-      rule.verb = Verb::kAsk;
-    else
-      return Error(place, fields[2].column, "invalid action: " + std::string(action));
-    rule.notify = rule.verb == Verb::kDeny;
-    std::vector<std::string_view> seen;
-    for (std::size_t i = 3; i < fields.size(); ++i) {
-      if (!ParseParameter(place, fields[i], rule, seen)) return;
-    }
-    if (rule.target.kind == TokenKind::kDefault && rule.verb == Verb::kAllow && !rule.redirect)
-      return Error(place, fields[1].column,
-                   "allow action for @default rule must specify target= option");
+    if (auto error = ParseRuleBody(fields, rule))
+      return Error(place, error->column, error->message);
     if (result_.rules.size() >= limits_.max_rules)
       return Error(place, 0, "more than " + std::to_string(limits_.max_rules) + " rules");
     result_.rules.push_back(std::move(rule));
-  }
-
-  bool ParseParameter(const Place& place, const Field& field, Rule& rule,
-                      std::vector<std::string_view>& seen) {
-    const std::size_t equals = field.text.find('=');
-    if (equals == std::string_view::npos) {
-      Error(place, field.column, "invalid action parameter syntax: " + std::string(field.text));
-      return false;
-    }
-    const std::string_view key = field.text.substr(0, equals);
-    const std::string_view value = field.text.substr(equals + 1);
-    if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
-      Error(place, field.column, "parameter given twice: " + std::string(key));
-      return false;
-    }
-    seen.push_back(key);
-    const bool boolean = key == "notify" || key == "autostart";
-    const bool known = boolean ||
-                       (rule.verb != Verb::kDeny && (key == "target" || key == "user")) ||
-                       (rule.verb == Verb::kAsk && key == "default_target");
-    if (!known) {
-      static constexpr const char* kVerbNames[] = {"allow", "deny", "ask"};
-      Error(place, field.column,
-            "invalid parameter " + std::string(key) + " for action " +
-                kVerbNames[static_cast<int>(rule.verb)]);
-      return false;
-    }
-    if (boolean) {
-      if (value != "yes" && value != "no") {
-        Error(place, field.column + equals + 1,
-              std::string(key) + " is " + std::string(value) + ", but can be only yes or no");
-        return false;
-      }
-      (key == "notify" ? rule.notify : rule.autostart) = value == "yes";
-      return true;
-    }
-    if (key == "user") {
-      if (!IsWordText(value)) {
-        Error(place, field.column + equals + 1, "invalid user: " + std::string(value));
-        return false;
-      }
-      rule.user = value;
-      return true;
-    }
-    std::string why;
-    auto token = ParseVmToken(value, TokenContext::kRedirect, why);
-    if (!token) {
-      Error(place, field.column + equals + 1, why);
-      return false;
-    }
-    (key == "target" ? rule.redirect : rule.default_target) = *token;
-    return true;
   }
 
   void ParseDirective(const Place& place, const std::vector<Field>& fields) {
@@ -408,7 +247,7 @@ class Loader {
     if (directive == "!include-service") {
       if (params != 3) return Error(place, fields[0].column, "invalid number of params");
       Rule scratch;
-      if (!ParseServiceArgument(place, fields[1], fields[2], scratch)) return;
+      if (!ServiceArgument(place, fields[1], fields[2], scratch)) return;
       const ServiceMode mode{scratch.service, scratch.argument};
       return Include(place, fields[3], &mode);
     }
@@ -451,6 +290,7 @@ class Loader {
     if (dir.empty()) return;
     DirListing listing = ListPolicyDir(dir);
     if (!listing.error.empty()) return Error(place, field.column, listing.error);
+    Warn(listing.warnings);
     for (const std::string& name : listing.names) LoadFile(dir + "/" + name, &place, nullptr);
   }
 
@@ -475,42 +315,6 @@ class Loader {
 };
 
 }  // namespace
-
-std::optional<VmToken> ParseVmToken(std::string_view written, TokenContext context,
-                                    std::string& error) {
-  std::string text(written);
-  std::replace(text.begin(), text.end(), '$', '@');  // Qubes' legacy spelling
-  if (text == kAdminVmName) text = "@adminvm";
-  if (text[0] != '@' && text != "*") {
-    if (IsValidVmName(text)) return VmToken{TokenKind::kName, text, text};
-    error = "invalid " + std::string(ContextName(context)) + " token: " + std::string(written);
-    return std::nullopt;
-  }
-  for (const TokenRule& rule : kTokenRules) {
-    const bool prefix = rule.spelling.back() == ':';
-    if (!prefix) {
-      if (text != rule.spelling) continue;
-      if (!Allowed(rule, context)) break;
-      return VmToken{rule.kind, "", text};
-    }
-    if (text.rfind(rule.spelling, 0) != 0) continue;
-    const std::string value = text.substr(rule.spelling.size());
-    if (value.empty()) {
-      error = "invalid empty " + std::string(rule.spelling) + " token: " + std::string(written);
-      return std::nullopt;
-    }
-    if (value[0] == '@') continue;  // part of a longer prefix, or invalid
-    if (!Allowed(rule, context)) break;
-    const bool name = rule.kind == TokenKind::kDispVmTemplate;
-    if (name ? !IsValidVmName(value) : !IsWordText(value)) {
-      error = "invalid " + std::string(ContextName(context)) + " token: " + std::string(written);
-      return std::nullopt;
-    }
-    return VmToken{rule.kind, value, text};
-  }
-  error = "invalid " + std::string(ContextName(context)) + " token: " + std::string(written);
-  return std::nullopt;
-}
 
 std::string FormatPolicyError(const PolicyError& error) {
   std::string out = error.file;
@@ -541,6 +345,7 @@ ParsedPolicy LoadPolicy(const std::vector<std::string>& dirs, const PolicyLimits
       loader.FileError(dir, listing.error);
       continue;
     }
+    loader.Warn(listing.warnings);
     for (const std::string& name : listing.names) {
       const bool seen =
           std::any_of(files.begin(), files.end(), [&](const auto& f) { return f.first == name; });
@@ -559,20 +364,6 @@ ParsedPolicy ParsePolicyText(std::string_view text, const std::string& file,
   Loader loader(limits, roots, "/nonexistent");
   loader.LoadText(text, file, base_dir);
   return loader.Take();
-}
-
-std::string FormatRule(const Rule& rule) {
-  static constexpr const char* kVerbNames[] = {"allow", "deny", "ask"};
-  std::string out = (rule.service.empty() ? "*" : rule.service) + "\t" +
-                    (rule.argument.empty() ? "*" : rule.argument) + "\t" + rule.source.text + "\t" +
-                    rule.target.text + "\t" + kVerbNames[static_cast<int>(rule.verb)];
-  if (rule.redirect) out += " target=" + rule.redirect->text;
-  if (rule.default_target) out += " default_target=" + rule.default_target->text;
-  if (!rule.user.empty()) out += " user=" + rule.user;
-  if (rule.verb == Verb::kDeny ? !rule.notify : rule.notify)
-    out += rule.notify ? " notify=yes" : " notify=no";
-  if (!rule.autostart) out += " autostart=no";
-  return out;
 }
 
 }  // namespace qmin

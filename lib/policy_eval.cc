@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "exit.h"
+
 namespace qmin {
 namespace {
 
@@ -158,7 +160,8 @@ std::vector<std::string> Policy::AskTargets(const PolicyRequest& request) const 
       }
     }
   }
-  targets.erase(request.source);
+  // Qubes' engine (4.4) leaves the caller among the candidates when rules
+  // allow it; choosing it is refused later (no vchan loopback).
   return {targets.begin(), targets.end()};
 }
 
@@ -237,6 +240,28 @@ Decision Policy::Evaluate(const PolicyRequest& request,
 
 Decision Policy::EvaluateWithoutIndex(const PolicyRequest& request) const {
   return DecideFirstMatch(request, false, nullptr);
+}
+
+std::string Policy::DefaultUser(const std::string& vm) const {
+  const auto facts = vms_.find(vm);
+  return facts == vms_.end() ? VmFacts{}.default_user : facts->second.default_user;
+}
+
+std::string Policy::RequestedTarget(const std::string& requested) const {
+  const Normalized target = NormalizeTarget(requested);
+  return target.error.empty() ? target.target : "@default";
+}
+
+int EvaluateExitCode(const Decision& decision) {
+  switch (decision.verdict) {
+    case Decision::Verdict::kAllow:
+      return evaluate_exit::kAllow;
+    case Decision::Verdict::kAsk:
+      return evaluate_exit::kAsk;
+    case Decision::Verdict::kDeny:
+      return evaluate_exit::kDeny;
+  }
+  return evaluate_exit::kDeny;
 }
 
 std::string FormatDecision(const Decision& decision) {

@@ -43,6 +43,9 @@ struct Decision {
 /// user=U ...", or "deny ...".
 std::string FormatDecision(const Decision& decision);
 
+/// The status of qrx-broker --evaluate: allow, deny or ask (exit.h).
+int EvaluateExitCode(const Decision& decision);
+
 class Policy {
  public:
   /// An empty policy: it denies everything.
@@ -55,6 +58,12 @@ class Policy {
 
   /// The same decision by a plain scan of every rule: the baseline of make bench.
   Decision EvaluateWithoutIndex(const PolicyRequest& request) const;
+
+  /// Who runs user=DEFAULT calls in `vm` (xvm_default_user; root in dom0).
+  std::string DefaultUser(const std::string& vm) const;
+  /// What the caller asked for as the policy reads it: a VM name, or
+  /// @adminvm, @default (also for names that are no VM), @dispvm...
+  std::string RequestedTarget(const std::string& requested) const;
 
   std::size_t size() const { return rules_.size(); }
   const VmTable& vms() const { return vms_; }

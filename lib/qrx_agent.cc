@@ -1,20 +1,15 @@
 #include "qrx_agent.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <cstring>
 
-#include "qrx_service.h"
-#include "text.h"
-#include "unix_socket.h"
+#include "process.h"
 
 namespace qmin::qrx {
 namespace {
@@ -22,37 +17,28 @@ namespace {
 constexpr unsigned kBrokerDomain = 0;
 constexpr std::size_t kControlRing = 4096;
 constexpr char kIdentPrefix[] = "SOCKET";
+constexpr auto kCallerPatience = std::chrono::seconds(10);
 
 }  // namespace
 
 Agent::Agent(EventLoop& loop, AgentOptions options, Log& log)
-    : loop_(loop),
-      options_(std::move(options)),
-      log_(log),
-      runner_(loop, options_.rpc_dirs, log, [this](std::uint32_t domain, std::uint32_t port) {
-        // Tells the broker the port is free again.
-        if (control_ && control_->open())
-          control_->Send(EncodeExecParams(kConnectionTerminated, {domain, port, ""}));
-      }) {}
+    : loop_(loop), options_(std::move(options)), log_(log) {}
 
 Agent::~Agent() {
   for (auto& [fd, client] : clients_) close(fd);
-  if (listen_fd_ >= 0) {
-    close(listen_fd_);
-    unlink(options_.socket_path.c_str());
-  }
 }
 
 Status Agent::Start() {
   // A service that exits early must not take us with it: OnSignals ignores SIGPIPE.
-  if (Status status =
-          loop_.OnSignals({SIGCHLD, SIGTERM, SIGINT}, [this](int signo) { OnSignal(signo); });
+  if (Status status = loop_.OnSignals({SIGCHLD, SIGTERM, SIGINT, SIGHUP},
+                                      [this](int signo) { OnSignal(signo); });
       !status)
     return status;
-  Result<int> listening = ListenUnix(options_.socket_path, 0666);
-  if (!listening) return listening.error();
-  listen_fd_ = *listening;
-  if (Status status = loop_.Add(listen_fd_, EPOLLIN, [this](std::uint32_t) { OnClientConnect(); });
+  Result<UnixListener> listener = UnixListener::Open(options_.socket_path, 0666);
+  if (!listener) return listener.error();
+  listener_.emplace(std::move(*listener));
+  if (Status status =
+          loop_.Add(listener_->fd(), EPOLLIN, [this](std::uint32_t) { OnClientConnect(); });
       !status)
     return status;
   ServeControl();
@@ -80,24 +66,35 @@ void Agent::ServeControl() {
 }
 
 void Agent::OnControlMessage(const Message& message) {
-  if (const auto* exec = std::get_if<ExecParams>(&message))
-    return runner_.Start(exec->connect_domain, exec->connect_port,
-                         ParseServiceCommand(exec->cmdline));
-  const std::string* ident = nullptr;
-  if (const auto* connect = std::get_if<ServiceConnect>(&message)) ident = &connect->ident;
-  if (const auto* refused = std::get_if<ServiceRefused>(&message)) ident = &refused->ident;
-  if (ident == nullptr || ident->rfind(kIdentPrefix, 0) != 0) return;
-  const auto fd = ParseUnsigned(std::string_view(*ident).substr(sizeof kIdentPrefix - 1), 1 << 20);
-  auto client = fd ? clients_.find(static_cast<int>(*fd)) : clients_.end();
-  if (client == clients_.end() || !client->second.forwarded) return;  // stale or spoofed: ignore
-  if (const auto* connect = std::get_if<ServiceConnect>(&message)) {
+  if (const auto* exec = std::get_if<ExecParams>(&message)) {
+    CallRequest request;
+    request.just_exec = exec->type == kJustExec;
+    request.domain = exec->connect_domain;
+    request.port = exec->connect_port;
+    request.command = ParseServiceCommand(exec->cmdline);
+    request.allow_shell = exec->connect_domain == kBrokerDomain;
+    Result<pid_t> pid = StartCall(request, options_.runner, log_);
+    if (!pid) return log_.Error(pid.error());
+    calls_[*pid] = Running{exec->connect_domain, exec->connect_port};
+    return;
+  }
+  if (const auto* connect = std::get_if<ServiceConnect>(&message))
+    return OnAnswer(connect->ident, *connect);
+  if (const auto* refused = std::get_if<ServiceRefused>(&message))
+    return OnAnswer(refused->ident, std::nullopt);
+}
+
+// The broker's answer goes to the caller whose ident it names; idents are
+// never reused, so a late answer for a caller that left finds nobody.
+void Agent::OnAnswer(const std::string& ident, const std::optional<ServiceConnect>& connect) {
+  auto client = std::find_if(clients_.begin(), clients_.end(),
+                             [&](const auto& entry) { return entry.second.ident == ident; });
+  if (ident.empty() || client == clients_.end()) return;  // stale or spoofed: ignore
+  if (connect) {
     // qrexec-client-vm's contract: the raw exec_params, then the socket closes.
-    std::uint8_t params[8];
-    for (int i = 0; i < 4; ++i) {
-      params[i] = static_cast<std::uint8_t>(connect->connect_domain >> (8 * i));
-      params[4 + i] = static_cast<std::uint8_t>(connect->connect_port >> (8 * i));
-    }
-    ssize_t ignored = write(client->first, params, sizeof params);
+    const std::vector<std::uint8_t> answer =
+        EncodeLocalAnswer(connect->connect_domain, connect->connect_port);
+    ssize_t ignored = write(client->first, answer.data(), answer.size());
     (void)ignored;
   }
   DropClient(client->first);  // a refusal is the socket closing without an answer
@@ -105,23 +102,23 @@ void Agent::OnControlMessage(const Message& message) {
 
 void Agent::OnClientConnect() {
   for (;;) {
-    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int fd = accept4(listener_->fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
     if (clients_.size() >= options_.max_pending) {
       log_.Warning("too many calls waiting for the broker; refusing one");
       close(fd);
       continue;
     }
-    clients_[fd] = Client{};
+    clients_.emplace(fd, Client{});
     if (!loop_.Add(fd, EPOLLIN, [this, fd](std::uint32_t) { OnClientData(fd); })) {
       clients_.erase(fd);
       close(fd);
       continue;
     }
     // A caller that does not say what it wants in time is let go.
-    clients_[fd].timeout = loop_.AddTimer(std::chrono::seconds(10), [this, fd] {
+    clients_[fd].timeout = loop_.AddTimer(kCallerPatience, [this, fd] {
       auto client = clients_.find(fd);
-      if (client != clients_.end() && !client->second.forwarded) {
+      if (client != clients_.end() && client->second.ident.empty()) {
         client->second.timeout = 0;
         DropClient(fd);
       }
@@ -134,33 +131,35 @@ void Agent::OnClientData(int fd) {
   std::uint8_t buffer[4096];
   const ssize_t got = read(fd, buffer, sizeof buffer);
   if (got < 0 && errno == EAGAIN) return;
-  if (got <= 0 || client.forwarded) return DropClient(fd);  // gone, or talking out of turn
-  client.in.insert(client.in.end(), buffer, buffer + got);
-  if (client.in.size() < kHeaderSize) return;
-  const Header header = DecodeHeader(client.in);
-  if (Status checked = CheckHeader(Link::kFromLocalClient, header); !checked) {
-    log_.Warning(checked.error());
+  // Gone, or talking out of turn once its one request is in.
+  if (got <= 0 || !client.ident.empty()) return DropClient(fd);
+  if (Status fed = client.reader.Feed(std::span(buffer, static_cast<std::size_t>(got))); !fed) {
+    log_.Warning(fed.error());
     return DropClient(fd);
   }
-  if (client.in.size() < kHeaderSize + header.len) return;
-  if (client.in.size() > kHeaderSize + header.len) return DropClient(fd);
-  Result<Message> message =
-      DecodeBody(Link::kFromLocalClient, header, std::span(client.in).subspan(kHeaderSize));
+  const std::size_t buffered = client.reader.buffered();
+  const std::optional<Frame> frame = client.reader.Next();
+  if (!frame) return;
+  if (buffered != kHeaderSize + frame->body.size()) return DropClient(fd);  // a second request
+  Result<Message> message = DecodeBody(Link::kFromLocalClient, frame->header, frame->body);
   if (!message) {
     log_.Warning(message.error());
     return DropClient(fd);
   }
-  if (!control_ || !control_->open() || control_->version() == 0) {
+  if (!control_ || !control_->ready()) {
     log_.Warning("a call while the broker is not connected; refused");
     return DropClient(fd);
   }
-  Trigger trigger = std::get<Trigger>(*message);
-  // The ident routes the broker's answer back to this socket.
-  trigger.ident = kIdentPrefix + std::to_string(fd);
+  Forward(fd, client, std::get<Trigger>(*message));
+}
+
+// Passes the call on as it came: its names are the broker's to judge.
+void Agent::Forward(int fd, Client& client, Trigger trigger) {
+  (void)fd;
+  client.ident = kIdentPrefix + std::to_string(next_ident_++);
+  trigger.ident = client.ident;
   trigger.source_domain.clear();
   control_->Send(EncodeTrigger(kTriggerService3, trigger));
-  client.forwarded = true;
-  client.in.clear();
 }
 
 void Agent::DropClient(int fd) {
@@ -176,10 +175,22 @@ void Agent::OnSignal(int signo) {
     log_.Info("stopping on signal " + std::to_string(signo));
     return loop_.Stop();
   }
-  // SIGCHLD: reap every child that is done.
+  if (signo == SIGHUP) return log_.Notice("SIGHUP: nothing to reload; carrying on");
+  Reap();
+}
+
+// Each call's process that ends frees its data port at the broker.
+void Agent::Reap() {
   int status = 0;
   pid_t pid = 0;
-  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) runner_.Reaped(pid, status);
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    const auto call = calls_.find(pid);
+    if (call == calls_.end()) continue;
+    if (control_ && control_->open())
+      control_->Send(
+          EncodeExecParams(kConnectionTerminated, {call->second.domain, call->second.port, ""}));
+    calls_.erase(call);
+  }
 }
 
 }  // namespace qmin::qrx

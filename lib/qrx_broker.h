@@ -1,9 +1,9 @@
-// qrx-broker's routing: it follows domains through xenstore by itself
-// (@introduceDomain/@releaseDomain, names from /local/domain/<id>/name),
-// connects to each domain's agent, decides each call by the policy, and
-// sets calls up: VM to VM (the data goes directly between the two), VM to
-// dom0 (the broker runs dom0's service itself), and dom0 to VM (from
-// qrx-call in dom0, on the broker's local socket, without policy).
+// qrx-broker's routing: it decides each call by the policy and sets calls
+// up: VM to VM (the data goes directly between the two), VM to dom0 (dom0's
+// service runs in a call process of the broker's), and dom0 to VM (from
+// qrx-call in dom0, on the broker's local socket, without policy). Which
+// domains exist and their agents' channels are DomainTable's; the policy and
+// its reloading are PolicyStore's.
 #ifndef QMIN_LIB_QRX_BROKER_H_
 #define QMIN_LIB_QRX_BROKER_H_
 
@@ -12,25 +12,27 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <set>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "event_loop.h"
 #include "log.h"
 #include "policy_store.h"
-#include "qrx_channel.h"
+#include "qrx_ask.h"
+#include "qrx_domains.h"
 #include "qrx_runner.h"
-#include "xenstore.h"
-#include "xenstore_watcher.h"
+#include "rate_limit.h"
+#include "unix_socket.h"
 
 namespace qmin::qrx {
 
 struct BrokerOptions {
   PolicySources sources;
   std::string socket_path = "/run/qubes/qrx-broker.sock";
-  std::vector<std::string> rpc_dirs = {"/etc/qubes-rpc"};
+  RunnerConfig runner;  ///< dom0's own services
   std::string xvm_start = "/usr/sbin/xvm-start";
+  std::string ask_program;                  ///< "": ask is refused (the host is headless)
   std::size_t max_pending_per_domain = 16;  ///< calls waiting for a target to start
   std::size_t max_pending_total = 256;
   std::chrono::seconds autostart_timeout{60};
@@ -46,64 +48,55 @@ class Broker {
   Status Start();
 
  private:
-  struct Domain {
-    unsigned id = 0;
-    std::string name;
-    std::unique_ptr<ControlChannel> control;
-    EventLoop::TimerId retry = 0;
-    int backoff_ms = 50;
-    std::string agent_key;  ///< the xenstore key watched for the agent to serve, if any
-    std::size_t pending = 0;
+  /// What an allowed call needs to be set up.
+  struct Routed {
+    unsigned source = 0;  ///< 0 for dom0's own qrx-call
+    std::string ident;    ///< the source's request ident
+    std::string target;
+    std::string user;       ///< "" for the target's default
+    std::string service;    ///< "svc+arg"
+    std::string requested;  ///< what the caller asked for, for dom0's services
+    int client_fd = -1;     ///< dom0's qrx-call, or -1
   };
   struct Pending {  ///< a call waiting for its target's agent
-    unsigned source = 0;
-    std::string ident;
-    std::string target;
-    std::string command_user;
-    std::string service;
+    Routed call;
     EventLoop::TimerId timeout = 0;
-    int client_fd = -1;  ///< dom0's qrx-call, or -1
   };
 
-  void Rescan();
-  void AddDomain(unsigned id, const std::string& name);
-  void DropDomain(unsigned id);
-  void TryConnect(unsigned id);
-  void AwaitAgent(Domain& domain);
-  void StopAwaitingAgent(Domain& domain);
-  void OnWatchEvents();
-  void OnAgentMessage(unsigned id, const Message& message);
-  void OnTrigger(Domain& source, const Trigger& trigger);
-  void Refuse(Domain& source, const std::string& ident, const std::string& why);
-  void Route(unsigned source, const std::string& ident, Domain& target, const std::string& user,
-             const std::string& service, int client_fd);
-  void RunInDom0(Domain& source, const std::string& ident, const std::string& service);
+  void OnAgentMessage(Domain& source, const Message& message);
+  void OnTrigger(Domain& source, Trigger trigger);
+  void OnDecision(Domain& source, const Trigger& trigger, const Decision& decision);
+  void Dispatch(Routed call);
+  void Wait(Routed call);
+  void Refuse(unsigned source, const std::string& ident, int client_fd, const std::string& why);
+  void Route(const Routed& call, Domain& target);
+  void RunInDom0(const Routed& call);
   void Autostart(const std::string& name);
+  void RefuseWaiting(const std::string& target, const std::string& why);
   void OnAgentReady(Domain& domain);
-  Domain* ByName(const std::string& name);
-  std::string UserFor(const std::string& target, const std::string& user) const;
+  void OnDomainGone(const Domain& domain);
   std::uint32_t AllocatePort(unsigned a, unsigned b);
-  void FreePort(std::uint32_t port);
   void OnLocalConnect();
   void OnLocalData(int fd);
+  void DropLocal(int fd);
   void OnSignal(int signo);
-  void ReloadPolicy();
+  void Reap();
+  std::string Named(unsigned id);
 
   EventLoop& loop_;
   BrokerOptions options_;
   Log& log_;
-  std::unique_ptr<Xenstore> xs_;
-  std::unique_ptr<XenstoreWatcher> watcher_;
-  int listen_fd_ = -1;
-  Policy policy_;
-  bool loaded_once_ = false;
-  std::unique_ptr<PolicyWatch> policy_watch_;
-  std::map<unsigned, Domain> domains_;
-  std::map<std::uint32_t, std::pair<unsigned, unsigned>>
-      ports_;  ///< port -> the two domains using it
+  DomainTable domains_;
+  std::unique_ptr<PolicyStore> policy_;
+  std::optional<UnixListener> listener_;
+  std::map<int, FrameReader> local_clients_;
+  std::map<std::uint32_t, std::pair<unsigned, unsigned>> ports_;  ///< port -> its two domains
   std::vector<Pending> pending_;
-  std::map<int, std::vector<std::uint8_t>> local_clients_;
-  ServiceRunner runner_;
+  std::map<pid_t, std::string> autostarts_;    ///< xvm-start runs -> their target
+  std::map<pid_t, std::uint32_t> dom0_calls_;  ///< dom0's call processes -> their port
+  std::map<unsigned, TokenBucket> budgets_;    ///< requests each domain may still make
+  LogLimiter notices_;
+  std::unique_ptr<AskProgram> ask_;
 };
 
 }  // namespace qmin::qrx

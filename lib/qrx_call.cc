@@ -3,15 +3,15 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
+#include <optional>
 
 #include "event_loop.h"
+#include "process.h"
 #include "qrx_data.h"
 #include "qrx_proto.h"
 #include "unix_socket.h"
@@ -31,116 +31,177 @@ bool WriteAll(int fd, const std::vector<std::uint8_t>& bytes) {
   return true;
 }
 
-// The answer: 8 bytes of exec_params, or the socket closing (refused).
-std::optional<ExecParams> AwaitAnswer(int fd) {
-  std::uint8_t bytes[8];
-  std::size_t got = 0;
-  while (got < sizeof bytes) {
-    const ssize_t n = read(fd, bytes + got, sizeof bytes - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return std::nullopt;
-    got += static_cast<std::size_t>(n);
-  }
-  const auto load = [&](int at) {
-    return static_cast<std::uint32_t>(bytes[at]) | static_cast<std::uint32_t>(bytes[at + 1]) << 8 |
-           static_cast<std::uint32_t>(bytes[at + 2]) << 16 |
-           static_cast<std::uint32_t>(bytes[at + 3]) << 24;
-  };
-  return ExecParams{load(0), load(4), ""};
-}
-
-struct Restore {  // the terminal's flags, put back however the call ends
-  int fd;
-  int flags;
-  ~Restore() { fcntl(fd, F_SETFL, flags); }
-};
-
 int Dup(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 3); }
 
-}  // namespace
-
-Result<CallOutcome> RunCall(const CallOptions& options) {
-  std::string target = options.target;
-  std::replace(target.begin(), target.end(), '$',
-               '@');  // the legacy spelling, as qrexec-client-vm does
-  if (target.empty()) target = "@default";
-  if (!IsValidDomainName(target))
-    return InvalidError("call " + options.target, "not a VM name or keyword");
-  if (!IsValidServiceName(options.service))
-    return InvalidError("call " + options.service, "not a service name");
-  signal(SIGPIPE, SIG_IGN);
-
+// The ask: the trigger to the agent (or broker), then its answer, or the
+// socket closing without one (refused).
+Result<std::optional<ExecParams>> Ask(const CallOptions& options) {
   Result<int> socket = ConnectUnix(options.socket);
   if (!socket) return socket.error();
-  const bool sent =
-      WriteAll(*socket, EncodeTrigger(kTriggerService3, {"", target, "SOCKET", options.service}));
-  const std::optional<ExecParams> answer = sent ? AwaitAnswer(*socket) : std::nullopt;
+  std::optional<ExecParams> answer;
+  if (WriteAll(*socket,
+               EncodeTrigger(kTriggerService3, {"", options.target, "SOCKET", options.service}))) {
+    std::uint8_t bytes[kLocalAnswerSize];
+    std::size_t got = 0;
+    while (got < sizeof bytes) {
+      const ssize_t n = read(*socket, bytes + got, sizeof bytes - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    answer = DecodeLocalAnswer(std::span(bytes, got));
+  }
   close(*socket);
-  if (!answer) return CallOutcome{kExitRefused, true};
+  return answer;
+}
 
+// What the call's data runs between on our side.
+struct LocalEnds {
+  std::vector<Outgoing> outgoing;
+  std::vector<Incoming> incoming;
+  pid_t program = -1;
+  /// Our own 0-2 whose flags the dups share: put back through these, which
+  /// outlive the dups the link closes.
+  std::array<int, 3> shared = {-1, -1, -1};
+};
+
+Result<LocalEnds> StartLocalProgram(const CallOptions& options) {
+  int to_program[2], from_program[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, to_program) != 0)
+    return SystemError("start " + options.local_program[0], errno);
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, from_program) != 0) {
+    const int saved = errno;
+    close(to_program[0]);
+    close(to_program[1]);
+    return SystemError("start " + options.local_program[0], saved);
+  }
+  // Qubes' contract: the program finds our stdin and stdout as SAVED_FD_0/1,
+  // and QREXEC_AGENT_PID names us, for its SIGUSR1.
+  std::vector<std::string> env;
+  for (char** entry = environ; *entry != nullptr; ++entry) env.emplace_back(*entry);
+  const int saved_in = fcntl(0, F_DUPFD, 3), saved_out = fcntl(1, F_DUPFD, 3);
+  env.push_back("SAVED_FD_0=" + std::to_string(saved_in));
+  env.push_back("SAVED_FD_1=" + std::to_string(saved_out));
+  env.push_back("QREXEC_AGENT_PID=" + std::to_string(getpid()));
+  SpawnOptions spawn;
+  spawn.argv = options.local_program;
+  spawn.env = env;
+  spawn.fds = {to_program[0], from_program[1], 2};
+  spawn.search_path = true;
+  Result<pid_t> pid = Spawn(spawn);
+  for (int fd : {to_program[0], from_program[1], saved_in, saved_out}) close(fd);
+  if (!pid) {
+    close(to_program[1]);
+    close(from_program[0]);
+    return pid.error();
+  }
+  for (int fd : {to_program[1], from_program[0]}) fcntl(fd, F_SETFL, O_NONBLOCK);
+  LocalEnds ends;
+  ends.program = *pid;
+  ends.outgoing = {{from_program[0], kDataStdin}};
+  ends.incoming = {{kDataStdout, to_program[1], false}};
+  return ends;
+}
+
+Result<LocalEnds> LocalEndsFor(const CallOptions& options) {
+  LocalEnds ends;
+  if (!options.local_program.empty()) {
+    Result<LocalEnds> program = StartLocalProgram(options);
+    if (!program) return program.error();
+    ends = std::move(*program);
+  } else {
+    // Duplicates: closing them at a stream's end leaves our own 0 and 1.
+    const bool filter = options.filter_stdout < 0 ? isatty(1) : options.filter_stdout > 0;
+    const int input = Dup(0);
+    const int output = options.use_stdin_socket ? Dup(0) : Dup(1);
+    ends.outgoing = {{input, kDataStdin}};
+    ends.incoming = {{kDataStdout, output, filter}};
+    ends.shared = {0, options.use_stdin_socket ? -1 : 1, -1};
+  }
+  const int error_out = Dup(2);
+  const bool filter_err = options.filter_stderr < 0 ? isatty(2) : options.filter_stderr > 0;
+  ends.incoming.push_back({kDataStderr, error_out, filter_err});
+  ends.shared[2] = 2;
+  return ends;
+}
+
+// The data phase, on a loop of its own; SIGUSR1 from the local program
+// switches its output to the socket it reads from, as in Qubes.
+Result<int> RunDataPhase(const CallOptions& options, const ExecParams& answer, LocalEnds ends) {
   Result<std::unique_ptr<Vchan>> vchan =
-      ServeVchan(answer->connect_domain, answer->connect_port, options.buffer_size);
+      ServeVchan(answer.connect_domain, answer.connect_port, options.buffer_size);
   if (!vchan) return vchan.error();
   Result<EventLoop> loop = EventLoop::Create();
   if (!loop) return loop.error();
-
-  // The local ends: the terminal (duplicated, so closing them leaves ours) or
-  // a local program's pipes.
-  std::vector<Restore> restore;
-  int input = -1, output = -1;
-  pid_t program = -1;
-  if (options.local_program.empty()) {
-    input = Dup(0);
-    output = Dup(1);
-  } else {
-    int to_program[2], from_program[2];
-    if (pipe2(to_program, O_CLOEXEC) != 0 || pipe2(from_program, O_CLOEXEC) != 0)
-      return SystemError("start " + options.local_program[0], errno);
-    program = fork();
-    if (program == 0) {
-      signal(SIGPIPE, SIG_DFL);
-      dup2(to_program[0], 0);
-      dup2(from_program[1], 1);
-      std::vector<char*> argv;
-      for (const std::string& word : options.local_program)
-        argv.push_back(const_cast<char*>(word.c_str()));
-      argv.push_back(nullptr);
-      execvp(argv[0], argv.data());
-      _exit(errno == ENOENT ? 127 : 126);
-    }
-    close(to_program[0]);
-    close(from_program[1]);
-    input = from_program[0];
-    output = to_program[1];
-  }
-  const int error_out = Dup(2);
-  for (int fd : {input, output, error_out}) {
-    restore.push_back(Restore{fd, fcntl(fd, F_GETFL)});
-    fcntl(fd, F_SETFL, restore.back().flags | O_NONBLOCK);
-  }
-  const bool filter_out = options.filter_stdout < 0 ? isatty(1) : options.filter_stdout > 0;
-  const bool filter_err = options.filter_stderr < 0 ? isatty(2) : options.filter_stderr > 0;
-
+  const NonBlockingFds nonblocking(ends.shared);
   Result<int> remote = 0;
-  DataLink link(
-      *loop, std::move(*vchan), DataLink::Side::kCaller, {{input, kDataStdin}},
-      {{kDataStdout, output, filter_out && program < 0}, {kDataStderr, error_out, filter_err}},
-      [&](Result<int> status) {
-        remote = status;
-        loop->Stop();
-      });
+  DataLink link(*loop, std::move(*vchan), DataLink::Side::kCaller, std::move(ends.outgoing),
+                std::move(ends.incoming), [&](Result<int> status) {
+                  remote = status;
+                  loop->Stop();
+                });
+  if (ends.program > 0) {
+    if (Status status = loop->OnSignals(
+            {SIGUSR1}, [&](int) { link.UseInputSocketForOutput(kDataStdin, kDataStdout); });
+        !status)
+      return status.error();
+  }
   if (!options.prefix_data.empty())
     link.Prepend(kDataStdin,
                  std::vector<std::uint8_t>(options.prefix_data.begin(), options.prefix_data.end()));
   if (Status started = link.Start(); !started) return started.error();
   if (Status ran = loop->Run(); !ran) return ran.error();
+  return remote;
+}
+
+}  // namespace
+
+NonBlockingFds::NonBlockingFds(std::array<int, 3> fds) : fds_(fds), flags_{-1, -1, -1} {
+  for (std::size_t i = 0; i < fds_.size(); ++i) {
+    if (fds_[i] < 0) continue;
+    flags_[i] = fcntl(fds_[i], F_GETFL);
+    if (flags_[i] >= 0) fcntl(fds_[i], F_SETFL, flags_[i] | O_NONBLOCK);
+  }
+}
+
+NonBlockingFds::~NonBlockingFds() {
+  for (std::size_t i = 0; i < fds_.size(); ++i)
+    if (fds_[i] >= 0 && flags_[i] >= 0) fcntl(fds_[i], F_SETFL, flags_[i]);
+}
+
+Status CheckCallNames(CallOptions& options) {
+  std::replace(options.target.begin(), options.target.end(), '$', '@');  // the legacy spelling
+  if (options.target.empty()) options.target = "@default";
+  if (!IsValidDomainName(options.target))
+    return UsageError("not a VM name or keyword: " + options.target);
+  if (!IsValidServiceName(options.service))
+    return UsageError("not a service name: " + options.service);
+  if (options.use_stdin_socket && !options.local_program.empty())
+    return UsageError("--use-stdin-socket cannot go with a local program");
+  if (options.use_stdin_socket) {
+    int type = 0;
+    socklen_t size = sizeof type;
+    if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &size) != 0 || type != SOCK_STREAM)
+      return UsageError("--use-stdin-socket needs a stream socket on standard input");
+  }
+  return {};
+}
+
+Result<CallOutcome> RunCall(const CallOptions& options) {
+  signal(SIGPIPE, SIG_IGN);
+  Result<std::optional<ExecParams>> answer = Ask(options);
+  if (!answer) return answer.error();
+  if (!*answer) return CallOutcome{qrexec_exit::kRefused, true};
+  Result<LocalEnds> ends = LocalEndsFor(options);
+  if (!ends) return ends.error();
+  const pid_t program = ends->program;
+  Result<int> remote = RunDataPhase(options, **answer, std::move(*ends));
   if (!remote) return remote.error();
   if (program < 0) return CallOutcome{*remote, false};
   int status = 0;
   waitpid(program, &status, 0);
-  const int local = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-  return CallOutcome{*remote != 0 ? *remote : local,
-                     false};  // Qubes' rule: the remote status first
+  // Qubes' rule: the remote status first, then the local program's.
+  return CallOutcome{*remote != 0 ? *remote : ExitStatusOf(status), false};
 }
 
 }  // namespace qmin::qrx

@@ -1,20 +1,18 @@
 // qrx-call: qrexec-client-vm's replacement. Asks the local agent (in a VM)
 // or the broker (in dom0) for a call, and on success serves the data vchan
-// for the service's side, connecting it to the terminal or a local program.
+// for the service's side, connecting it to the terminal, to a local program,
+// or to one bidirectional socket on stdin. In phases: check the names, ask,
+// set up the local ends, run the data phase, report the status.
 #ifndef QMIN_LIB_QRX_CALL_H_
 #define QMIN_LIB_QRX_CALL_H_
 
+#include <array>
 #include <string>
 #include <vector>
 
 #include "error.h"
 
 namespace qmin::qrx {
-
-/// qrexec's own exit codes, kept clear of a service's status.
-inline constexpr int kExitProblem = 125;
-inline constexpr int kExitRefused = 126;
-inline constexpr int kExitNotFound = 127;
 
 struct CallOptions {
   std::string socket = "/var/run/qubes/qrexec-agent";
@@ -23,17 +21,37 @@ struct CallOptions {
   std::vector<std::string> local_program;  ///< empty: the terminal
   std::size_t buffer_size = 65536;
   std::string prefix_data;
-  int filter_stdout = -1;  ///< -1: when stdout is a terminal
-  int filter_stderr = -1;
+  bool use_stdin_socket = false;  ///< fd 0 is a socket carrying both ways
+  int filter_stdout = -1;         ///< -1: when stdout is a terminal (and no local program)
+  int filter_stderr = -1;         ///< -1: when stderr is a terminal
 };
+
+/// The names, checked before anything is sent: a usage error when the
+/// target or service cannot be a qrexec name. Normalises the target.
+Status CheckCallNames(CallOptions& options);
 
 struct CallOutcome {
   int status = 0;        ///< the remote status, or the local program's, 128+signal
-  bool refused = false;  ///< the policy said no (status 126)
+  bool refused = false;  ///< refused (status 126)
 };
 
 /// Runs the call; an error means qrx-call exits 125.
 Result<CallOutcome> RunCall(const CallOptions& options);
+
+/// The local descriptors of a call, made non-blocking for the event loop
+/// and put back as they were when the call ends. Not copyable: a copy's end
+/// would put them back too early (a slow reader then stalled the loop).
+class NonBlockingFds {
+ public:
+  explicit NonBlockingFds(std::array<int, 3> fds);
+  ~NonBlockingFds();
+  NonBlockingFds(const NonBlockingFds&) = delete;
+  NonBlockingFds& operator=(const NonBlockingFds&) = delete;
+
+ private:
+  std::array<int, 3> fds_;
+  std::array<int, 3> flags_;
+};
 
 }  // namespace qmin::qrx
 

@@ -7,7 +7,10 @@
 
 namespace qmin::qrx {
 namespace {
-constexpr std::size_t kMaxQueued = 1 << 20;
+// What a peer that stops reading may make us hold: two of the largest
+// messages, so that an honest peer's burst always fits.
+constexpr std::size_t kMaxQueued = 2 * kMaxFrameSize;
+constexpr auto kHelloPatience = std::chrono::seconds(10);
 }  // namespace
 
 ControlChannel::ControlChannel(EventLoop& loop, std::unique_ptr<Vchan> vchan, Link incoming,
@@ -17,11 +20,13 @@ ControlChannel::ControlChannel(EventLoop& loop, std::unique_ptr<Vchan> vchan, Li
       vchan_(std::move(vchan)),
       incoming_(incoming),
       on_message_(std::move(on_message)),
-      on_close_(std::move(on_close)) {}
+      on_close_(std::move(on_close)),
+      in_(incoming, 2 * kMaxFrameSize) {}
 
 ControlChannel::~ControlChannel() {
   if (vchan_) loop_.Remove(vchan_->fd());
   if (hello_timer_ != 0) loop_.CancelTimer(hello_timer_);
+  if (pause_timer_ != 0) loop_.CancelTimer(pause_timer_);
 }
 
 Status ControlChannel::Start(bool server) {
@@ -31,7 +36,7 @@ Status ControlChannel::Start(bool server) {
     return status;
   if (server_) Send(EncodeHello(kProtocolVersion));
   // A peer that never greets is cut off rather than kept forever.
-  hello_timer_ = loop_.AddTimer(std::chrono::seconds(10), [this] {
+  hello_timer_ = loop_.AddTimer(kHelloPatience, [this] {
     hello_timer_ = 0;
     if (!greeted_) Close(InvalidError("talk to the peer", "no HELLO within 10 s"));
   });
@@ -53,52 +58,61 @@ void ControlChannel::Send(const std::vector<std::uint8_t>& message) {
   }
 }
 
+void ControlChannel::Pause(std::chrono::milliseconds duration) {
+  if (!open_ || pause_timer_ != 0) return;
+  loop_.Remove(vchan_->fd());
+  pause_timer_ = loop_.AddTimer(duration, [this] {
+    pause_timer_ = 0;
+    if (!open_) return;
+    if (Status watched = loop_.Add(vchan_->fd(), EPOLLIN, [this](std::uint32_t) { OnEvent(); });
+        !watched)
+      return Close(watched.error());
+    OnEvent();  // what waited in the ring raised no new event
+  });
+}
+
 void ControlChannel::OnEvent() {
-  if (!open_) return;
+  if (!open_ || pause_timer_ != 0) return;
   if (Status waited = vchan_->Wait(); !waited) return Close(waited.error());
   Send({});  // flush what waited for room
   // Edge-like: take every whole message that is ready now.
-  std::uint8_t buffer[16384];
-  while (open_) {
-    std::size_t want = kHeaderSize;
-    if (in_.size() >= kHeaderSize) want += DecodeHeader(in_).len;
-    if (in_.size() == want) {
-      const Header header = DecodeHeader(in_);
-      Result<Message> message = DecodeBody(incoming_, header, std::span(in_).subspan(kHeaderSize));
-      in_.clear();
-      if (!message) return Close(message.error());
-      if (const auto* hello = std::get_if<Hello>(&*message)) {
-        if (greeted_) return Close(InvalidError("talk to the peer", "a second HELLO"));
-        if (hello->version < kMinProtocolVersion)
-          return Close(InvalidError("talk to the peer",
-                                    "protocol version " + std::to_string(hello->version)));
-        version_ = std::min(hello->version, kProtocolVersion);
-        greeted_ = true;
-        // An idle channel must not wake anyone: the deadline has served its purpose.
-        if (hello_timer_ != 0) loop_.CancelTimer(std::exchange(hello_timer_, 0));
-        if (!server_) Send(EncodeHello(version_));
-        if (on_ready_)
-          loop_.AddTimer(std::chrono::milliseconds(0), std::exchange(on_ready_, nullptr));
-        continue;
-      }
-      if (!greeted_) return Close(InvalidError("talk to the peer", "a message before HELLO"));
-      on_message_(*message);
+  while (open_ && pause_timer_ == 0) {
+    if (const std::optional<Frame> frame = in_.Next()) {
+      TakeFrame(*frame);
       continue;
     }
     const std::size_t ready = vchan_->DataReady();
     if (ready == 0) break;
-    Result<std::size_t> got =
-        vchan_->Read(std::span(buffer, std::min({sizeof buffer, ready, want - in_.size()})));
+    // Checked before a single byte of a body is taken: FrameReader checks
+    // each header as it completes.
+    const std::span<std::uint8_t> room = in_.Space(ready);
+    Result<std::size_t> got = vchan_->Read(room);
     if (!got) return Close(got.error());
-    in_.insert(in_.end(), buffer, buffer + *got);
-    if (in_.size() == kHeaderSize) {
-      // Checked before a single byte of the body is taken.
-      if (Status checked = CheckHeader(incoming_, DecodeHeader(in_)); !checked)
-        return Close(checked.error());
-    }
+    if (Status checked = in_.Commit(*got); !checked) return Close(checked.error());
   }
-  if (open_ && vchan_->state() == Vchan::State::kClosed && vchan_->DataReady() == 0)
+  if (open_ && pause_timer_ == 0 && vchan_->state() == Vchan::State::kClosed &&
+      vchan_->DataReady() == 0)
     Close(InvalidError("talk to the peer", "the channel closed"));
+}
+
+void ControlChannel::TakeFrame(const Frame& frame) {
+  Result<Message> message = DecodeBody(incoming_, frame.header, frame.body);
+  if (!message) return Close(message.error());
+  if (const auto* hello = std::get_if<Hello>(&*message)) {
+    if (greeted_) return Close(InvalidError("talk to the peer", "a second HELLO"));
+    if (hello->version < kMinProtocolVersion)
+      return Close(
+          InvalidError("talk to the peer", "protocol version " + std::to_string(hello->version)));
+    version_ = std::min(hello->version, kProtocolVersion);
+    greeted_ = true;
+    // An idle channel must not wake anyone: the deadline has served its purpose.
+    if (hello_timer_ != 0) loop_.CancelTimer(std::exchange(hello_timer_, 0));
+    if (!server_) Send(EncodeHello(version_));
+    if (on_ready_) loop_.AddTimer(std::chrono::milliseconds(0), std::exchange(on_ready_, nullptr));
+    return;
+  }
+  if (!greeted_) return Close(InvalidError("talk to the peer", "a message before HELLO"));
+  on_message_(*message);
 }
 
 void ControlChannel::Close(const Error& why) {

@@ -5,6 +5,7 @@
 #ifndef QMIN_LIB_QRX_CHANNEL_H_
 #define QMIN_LIB_QRX_CHANNEL_H_
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -31,6 +32,9 @@ class ControlChannel {
   void Send(const std::vector<std::uint8_t>& message);
   /// Called once, when the peer's HELLO has arrived.
   void OnReady(std::function<void()> callback) { on_ready_ = std::move(callback); }
+  /// Takes no message for `duration`: the peer's ring fills and it waits.
+  /// How the broker caps what one domain can cost; costs nothing meanwhile.
+  void Pause(std::chrono::milliseconds duration);
   bool ready() const { return open_ && greeted_; }
   bool open() const { return open_; }
   std::uint32_t version() const { return version_; }
@@ -38,8 +42,10 @@ class ControlChannel {
 
  private:
   void OnEvent();
+  void TakeFrame(const Frame& frame);
   void Close(const Error& why);
   EventLoop::TimerId hello_timer_ = 0;
+  EventLoop::TimerId pause_timer_ = 0;
 
   EventLoop& loop_;
   std::unique_ptr<Vchan> vchan_;
@@ -47,7 +53,7 @@ class ControlChannel {
   std::function<void(const Message&)> on_message_;
   std::function<void(const Error&)> on_close_;
   std::function<void()> on_ready_;
-  std::vector<std::uint8_t> in_;
+  FrameReader in_;
   std::vector<std::uint8_t> out_;
   bool server_ = false;
   bool greeted_ = false;  ///< we have received the peer's HELLO

@@ -1,5 +1,6 @@
 #include "qrx_data.h"
 
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,47 +13,90 @@
 namespace qmin::qrx {
 namespace {
 
-// Keep the ring from holding more than this much of our own framing backlog.
-constexpr std::size_t kReadChunk = kMaxDataChunk;
-
-// A socket's write side is shut down (its reader sees EOF, the other way
-// stays open); anything else is closed.
-void EndWriting(int fd) {
+bool IsSocket(int fd) {
   struct stat st {};
-  if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && shutdown(fd, SHUT_WR) == 0) return;
-  close(fd);
+  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
 }  // namespace
 
+void FilterEscapes(std::span<std::uint8_t> bytes) {
+  for (std::uint8_t& c : bytes)
+    if ((c < 0x20 && c != '\t' && c != '\n') || c >= 0x7f) c = '_';
+}
+
 DataLink::DataLink(EventLoop& loop, std::unique_ptr<Vchan> vchan, Side side,
                    std::vector<Outgoing> outgoing, std::vector<Incoming> incoming, Done done)
-    : loop_(loop), vchan_(std::move(vchan)), side_(side), done_(std::move(done)) {
-  for (const Outgoing& stream : outgoing) out_.push_back(Out{stream, true, false, true, false});
-  for (const Incoming& stream : incoming) in_.push_back(In{stream, true, {}, false, true, false});
+    : loop_(loop),
+      vchan_(std::move(vchan)),
+      side_(side),
+      done_(std::move(done)),
+      from_vchan_(Link::kData, 2 * kMaxFrameSize) {
+  const auto own = [this](int fd) {
+    if (fd >= 0 && std::find(owned_.begin(), owned_.end(), fd) == owned_.end())
+      owned_.push_back(fd);
+  };
+  for (const Outgoing& stream : outgoing) {
+    out_.push_back(Out{stream, true, {}});
+    own(stream.fd);
+  }
+  for (const Incoming& stream : incoming) {
+    in_.push_back(In{stream, true, {}, {}});
+    own(stream.fd);
+  }
 }
 
 DataLink::~DataLink() {
   if (vchan_) loop_.Remove(vchan_->fd());
-  for (std::size_t i = 0; i < out_.size(); ++i) CloseOutgoing(i);
-  for (std::size_t i = 0; i < in_.size(); ++i) CloseIncoming(i);
+  if (hello_timer_ != 0) loop_.CancelTimer(hello_timer_);
+  CloseAll();
 }
 
 Status DataLink::Start() {
   if (Status status = loop_.Add(vchan_->fd(), EPOLLIN, [this](std::uint32_t) { OnVchan(); });
       !status)
     return status;
-  Send(EncodeHello(kProtocolVersion));
-  for (const auto& [type, bytes] : prefix_) Send(EncodeData(static_cast<MsgType>(type), bytes));
+  const std::vector<std::uint8_t> hello = EncodeHello(kProtocolVersion);
+  hello_unsent_ = hello.size();
+  to_vchan_ = hello;
+  for (const auto& [type, bytes] : prefix_) {
+    const std::vector<std::uint8_t> message = EncodeData(static_cast<MsgType>(type), bytes);
+    to_vchan_.insert(to_vchan_.end(), message.begin(), message.end());
+  }
+  // A peer that never greets (or never connects) does not hold us forever.
+  hello_timer_ = loop_.AddTimer(hello_deadline_, [this] {
+    hello_timer_ = 0;
+    if (!hello_received_) Finish(InvalidError("talk to the peer", "no HELLO in time"));
+  });
+  Flush();
   Rearm();
-  // An edge may have come before we watched: look once.
-  OnVchan();
+  OnVchan();  // an edge may have come before we watched: look once
   return {};
 }
 
 void DataLink::SetExitCode(int code) {
   exit_code_ = code;
   MaybeFinish();
+}
+
+bool DataLink::UseInputSocketForOutput(std::uint32_t output, std::uint32_t input) {
+  if (switched_ || finished_) return false;
+  auto out = std::find_if(out_.begin(), out_.end(),
+                          [&](const Out& o) { return o.stream.type == output && o.open; });
+  auto in =
+      std::find_if(in_.begin(), in_.end(), [&](const In& i) { return i.stream.type == input; });
+  if (out == out_.end() || in == in_.end() || in->stream.fd < 0 || !IsSocket(in->stream.fd))
+    return false;
+  const int both = fcntl(in->stream.fd, F_DUPFD_CLOEXEC, 3);
+  if (both < 0) return false;
+  switched_ = true;
+  if (out->arming.watched) loop_.Remove(out->stream.fd);
+  shutdown(out->stream.fd, SHUT_RD);  // the old output is done with, as in Qubes
+  out->stream.fd = both;
+  out->arming = {};
+  owned_.push_back(both);
+  Rearm();
+  return true;
 }
 
 void DataLink::OnVchan() {
@@ -70,57 +114,43 @@ void DataLink::OnVchan() {
 // whole messages may wait in our buffer for a local fd to take their data,
 // and a caller that has the exit code only waits to write the output out.
 void DataLink::CheckPeerGone() {
-  if (finished_ || vchan_->state() != Vchan::State::kClosed || vchan_->DataReady() != 0) return;
-  const bool whole_message_held = from_vchan_.size() >= kHeaderSize &&
-                                  from_vchan_.size() >= kHeaderSize + DecodeHeader(from_vchan_).len;
-  if (whole_message_held || (side_ == Side::kCaller && exit_code_)) return;
+  if (finished_) return;
+  const bool closed = writing_failed_ || vchan_->state() == Vchan::State::kClosed;
+  if (!closed || vchan_->DataReady() != 0 || from_vchan_.HasWholeFrame()) return;
+  if (side_ == Side::kCaller && exit_code_) return;
   Finish(InvalidError("finish the call", "the peer closed the channel before the end"));
 }
 
 // Takes what the ring holds in as few reads as it can: every read may wake
 // the writer (an event channel interrupt on Xen), so reading header and body
-// apart, or in small pieces, costs a round trip each. The buffer holds at
+// apart, or in small pieces, costs a round trip each. The reader holds at
 // most two whole messages; each header is checked before its body is used.
 void DataLink::ReadMessages() {
   // Stop taking data while a local fd has not taken what we gave it.
   const auto blocked = [&] {
     return std::any_of(in_.begin(), in_.end(), [](const In& in) { return !in.pending.empty(); });
   };
-  constexpr std::size_t kCapacity = 2 * (kHeaderSize + kMaxDataChunk);
   while (!finished_ && !blocked()) {
-    if (from_vchan_.size() >= kHeaderSize) {
-      const Header header = DecodeHeader(from_vchan_);
-      if (Status checked = CheckHeader(Link::kData, header); !checked)
-        return Finish(checked.error());
-      if (from_vchan_.size() >= kHeaderSize + header.len) {
-        TakeMessage(header);
-        continue;
-      }
+    if (const std::optional<Frame> frame = from_vchan_.Next()) {
+      TakeFrame(*frame);
+      continue;
     }
     const std::size_t ready = vchan_->DataReady();
     if (ready == 0) return;
-    const std::size_t start = from_vchan_.size();
-    from_vchan_.resize(start + std::min(ready, kCapacity - start));
-    Result<std::size_t> got = vchan_->Read(std::span(from_vchan_).subspan(start));
+    const std::span<std::uint8_t> room = from_vchan_.Space(ready);
+    if (room.empty()) return;
+    Result<std::size_t> got = vchan_->Read(room);
     if (!got) return Finish(got.error());
-    from_vchan_.resize(start + *got);
+    if (Status checked = from_vchan_.Commit(*got); !checked) return Finish(checked.error());
   }
 }
 
-// One whole message at the front of the buffer, its header already checked.
-void DataLink::TakeMessage(const Header& header) {
-  const std::size_t size = kHeaderSize + header.len;
-  Result<Message> message =
-      DecodeBody(Link::kData, header, std::span(from_vchan_).subspan(kHeaderSize, header.len));
-  from_vchan_.erase(from_vchan_.begin(), from_vchan_.begin() + static_cast<std::ptrdiff_t>(size));
+void DataLink::TakeFrame(const Frame& frame) {
+  if (frame.header.type == kHello) return OnHello(frame);
+  if (!hello_received_) return Finish(InvalidError("read the call's data", "data before HELLO"));
+  Result<Message> message = DecodeBody(Link::kData, frame.header, frame.body);
   if (!message) return Finish(message.error());
-  if (const auto* hello = std::get_if<Hello>(&*message)) {
-    if (hello->version < kMinProtocolVersion)
-      return Finish(InvalidError("greet the peer", "protocol too old"));
-    hello_received_ = true;
-  } else if (!hello_received_) {
-    return Finish(InvalidError("read the call's data", "data before HELLO"));
-  } else if (const auto* exit = std::get_if<ExitStatus>(&*message)) {
+  if (const auto* exit = std::get_if<ExitStatus>(&*message)) {
     if (side_ != Side::kCaller)
       return Finish(InvalidError("read the call's data", "an exit code from the caller"));
     exit_code_ = exit->code;
@@ -129,27 +159,38 @@ void DataLink::TakeMessage(const Header& header) {
   }
 }
 
-bool DataLink::Deliver(std::uint32_t type, std::span<const std::uint8_t> body) {
+void DataLink::OnHello(const Frame& frame) {
+  Result<Message> message = DecodeBody(Link::kData, frame.header, frame.body);
+  if (!message) return Finish(message.error());
+  if (hello_received_) return Finish(InvalidError("greet the peer", "a second HELLO"));
+  if (std::get<Hello>(*message).version < kMinProtocolVersion)
+    return Finish(InvalidError("greet the peer", "protocol too old"));
+  hello_received_ = true;
+  // An idle call must not wake anyone: the deadline has served its purpose.
+  if (hello_timer_ != 0) loop_.CancelTimer(std::exchange(hello_timer_, 0));
+  Flush();
+  Rearm();
+}
+
+void DataLink::Deliver(std::uint32_t type, std::span<const std::uint8_t> body) {
   for (std::size_t i = 0; i < in_.size(); ++i) {
     In& in = in_[i];
     if (in.stream.type != type) continue;
-    if (body.empty()) {
-      CloseIncoming(i);
-    } else if (in.open && in.stream.fd >= 0) {
-      const std::size_t start = in.pending.size();
-      in.pending.insert(in.pending.end(), body.begin(), body.end());
-      if (in.stream.filter_escapes)
-        for (std::size_t at = start; at < in.pending.size(); ++at) {
-          const std::uint8_t c = in.pending[at];
-          if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) in.pending[at] = '_';
-        }
-      WritePending(i);
+    if (body.empty()) return CloseIncoming(i);
+    if (!in.open || in.stream.fd < 0) return;
+    if (in.pending.empty() && !in.stream.filter_escapes) {
+      // The common case: the fd takes it straight from the frame.
+      const ssize_t wrote = write(in.stream.fd, body.data(), body.size());
+      if (wrote < 0 && errno != EAGAIN) return CloseIncoming(i);
+      body = body.subspan(wrote > 0 ? static_cast<std::size_t>(wrote) : 0);
     }
-    return true;
+    const std::size_t start = in.pending.size();
+    in.pending.insert(in.pending.end(), body.begin(), body.end());
+    if (in.stream.filter_escapes) FilterEscapes(std::span(in.pending).subspan(start));
+    return WritePending(i);
   }
   Finish(InvalidError("read the call's data",
                       "a stream this side does not receive: " + std::to_string(type)));
-  return false;
 }
 
 // Gives the local fd what it will take now; never blocks, never recurses.
@@ -161,8 +202,7 @@ void DataLink::WritePending(std::size_t index) {
     if (wrote <= 0) {
       // The reader went away (EPIPE): what it would have read is dropped, as in Qubes.
       in.pending.clear();
-      CloseIncoming(index);
-      return;
+      return CloseIncoming(index);
     }
     in.pending.erase(in.pending.begin(), in.pending.begin() + wrote);
   }
@@ -179,36 +219,56 @@ void DataLink::OnWritable(std::size_t index) {
   CheckPeerGone();
 }
 
+// Reads a chunk straight behind a header in the send queue (which is empty
+// whenever we read), so the data is copied once, into the ring.
 void DataLink::OnLocal(std::size_t index) {
-  Out& out = out_[index];
+  if (finished_ || !out_[index].open) return;
   const std::size_t space = vchan_->BufferSpace();
-  if (!to_vchan_.empty() || space <= kHeaderSize) return Rearm();
-  std::vector<std::uint8_t> buffer(std::min(space - kHeaderSize, kReadChunk));
-  const ssize_t got = read(out.stream.fd, buffer.data(), buffer.size());
-  if (got < 0 && errno == EAGAIN) return;
-  if (got <= 0) {
-    Send(EncodeData(static_cast<MsgType>(out.stream.type), {}));
-    CloseOutgoing(index);
-  } else {
-    Send(EncodeData(static_cast<MsgType>(out.stream.type),
-                    std::span(buffer.data(), static_cast<std::size_t>(got))));
+  if (!to_vchan_.empty() || space <= kHeaderSize || !hello_received_) return Rearm();
+  const std::size_t chunk = std::min(space - kHeaderSize, kMaxDataChunk);
+  to_vchan_.resize(kHeaderSize + chunk);
+  const ssize_t got = read(out_[index].stream.fd, to_vchan_.data() + kHeaderSize, chunk);
+  if (got < 0 && errno == EAGAIN) {
+    to_vchan_.clear();
+    return;
   }
+  const std::size_t size = got > 0 ? static_cast<std::size_t>(got) : 0;
+  to_vchan_.resize(kHeaderSize + size);
+  PutHeader(to_vchan_, out_[index].stream.type, static_cast<std::uint32_t>(size));
+  if (size == 0) CloseOutgoing(index);  // the empty message ends the stream
+  Flush();
   Rearm();
   MaybeFinish();
 }
 
-void DataLink::Send(std::vector<std::uint8_t> message) {
+void DataLink::Send(const std::vector<std::uint8_t>& message) {
+  if (writing_failed_) return;
   to_vchan_.insert(to_vchan_.end(), message.begin(), message.end());
   Flush();
 }
 
 void DataLink::Flush() {
-  while (!to_vchan_.empty() && !finished_) {
-    Result<std::size_t> wrote = vchan_->Write(to_vchan_);
-    if (!wrote) return Finish(wrote.error());
+  while (!to_vchan_.empty() && !finished_ && !writing_failed_) {
+    // Nothing but our HELLO goes out before the peer's HELLO is in.
+    const std::size_t allowed = hello_received_ ? to_vchan_.size() : hello_unsent_;
+    if (allowed == 0) return;
+    Result<std::size_t> wrote = vchan_->Write(std::span(to_vchan_).first(allowed));
+    if (!wrote) return OnWriteFailed(wrote.error());
     if (*wrote == 0) return;  // the ring is full: the peer's reading wakes us
+    hello_unsent_ -= std::min(hello_unsent_, *wrote);
     to_vchan_.erase(to_vchan_.begin(), to_vchan_.begin() + static_cast<std::ptrdiff_t>(*wrote));
   }
+}
+
+// A caller whose writing fails has lost only its input: the service may have
+// finished and closed, its output and exit code still in the ring. Read on,
+// as Qubes' client does; the loop looks again at once.
+void DataLink::OnWriteFailed(const Error& error) {
+  if (side_ != Side::kCaller) return Finish(error);
+  writing_failed_ = true;
+  to_vchan_.clear();
+  for (std::size_t i = 0; i < out_.size(); ++i) CloseOutgoing(i);
+  Later([this] { OnVchan(); });
 }
 
 void DataLink::Later(std::function<void()> step) {
@@ -223,7 +283,8 @@ void DataLink::Later(std::function<void()> step) {
 // loop's timer instead, one step at a time.
 void DataLink::Rearm() {
   if (finished_) return;
-  const bool room = to_vchan_.empty() && vchan_->BufferSpace() > kHeaderSize;
+  const bool room = hello_received_ && !writing_failed_ && to_vchan_.empty() &&
+                    vchan_->BufferSpace() > kHeaderSize;
   for (std::size_t i = 0; i < out_.size(); ++i) {
     Out& out = out_[i];
     Arm(out.stream.fd, out.arming, room && out.open, EPOLLIN, [this, i] {
@@ -274,12 +335,9 @@ void DataLink::MaybeFinish() {
       std::all_of(in_.begin(), in_.end(), [](const In& in) { return in.pending.empty(); });
   if (exit_code_ && delivered) {
     // The service is gone: input it did not read is dropped, and the end of
-    // our stdin is sent if the ring takes it (Qubes does the same), but
-    // nothing waits for a reader that will never come.
-    if (!outputs_done) {
-      to_vchan_.clear();
-      Send(EncodeData(kDataStdin, {}));
-    }
+    // our stdin is sent if the ring takes it whole (Qubes does the same),
+    // but nothing waits for a reader that will never come.
+    if (!outputs_done && to_vchan_.empty()) Send(EncodeData(kDataStdin, {}));
     Finish(*exit_code_);
   }
 }
@@ -288,8 +346,8 @@ void DataLink::Finish(Result<int> status) {
   if (finished_) return;
   finished_ = true;
   loop_.Remove(vchan_->fd());
-  for (std::size_t i = 0; i < out_.size(); ++i) CloseOutgoing(i);
-  for (std::size_t i = 0; i < in_.size(); ++i) CloseIncoming(i);
+  if (hello_timer_ != 0) loop_.CancelTimer(std::exchange(hello_timer_, 0));
+  CloseAll();
   // Reported from the loop, not from here: the owner may destroy this link
   // in the callback, and we are still inside its member functions.
   if (done_)
@@ -303,16 +361,27 @@ void DataLink::CloseOutgoing(std::size_t index) {
   if (out.arming.watched) loop_.Remove(out.stream.fd);
   out.arming.watched = false;
   out.open = false;
-  close(out.stream.fd);
 }
 
+// The end of an incoming stream: a socket's write side is shut down (its
+// reader sees EOF, the other way stays open); anything else is closed now.
 void DataLink::CloseIncoming(std::size_t index) {
   In& in = in_[index];
   if (!in.open) return;
   if (in.arming.watched) loop_.Remove(in.stream.fd);
   in.arming.watched = false;
   in.open = false;
-  if (in.stream.fd >= 0) EndWriting(in.stream.fd);
+  const int fd = in.stream.fd;
+  if (fd < 0 || (IsSocket(fd) && shutdown(fd, SHUT_WR) == 0)) return;
+  close(fd);
+  std::erase(owned_, fd);
+}
+
+void DataLink::CloseAll() {
+  for (std::size_t i = 0; i < out_.size(); ++i) CloseOutgoing(i);
+  for (std::size_t i = 0; i < in_.size(); ++i) CloseIncoming(i);
+  for (int fd : owned_) close(fd);
+  owned_.clear();
 }
 
 }  // namespace qmin::qrx

@@ -60,8 +60,9 @@ class DataLinkTest : public ::testing::Test {
 
   // Runs `script` under sh as the service; feeds `input` as the caller's stdin.
   // The service's link is destroyed once done, closing its vchan, as the
-  // agent does. With `caller_late` the caller starts only then, behind a
-  // terminal that takes one page at a time and starts reading after 300 ms.
+  // call's process does. With `caller_late` the caller starts 100 ms after
+  // the service (which must wait for its HELLO), behind a terminal that
+  // takes one page at a time and starts reading after 300 ms.
   Outcome Call(const std::string& script, const std::string& input, std::size_t ring = 4096,
                bool caller_late = false) {
     Result<EventLoop> loop = EventLoop::Create();
@@ -103,9 +104,6 @@ class DataLinkTest : public ::testing::Test {
         std::vector<Incoming>{{kDataStdin, child_in.write}}, [&](Result<int> status) {
           outcome.service = status;
           service.reset();
-          if (caller_late) {
-            EXPECT_TRUE(caller.Start());
-          }
           if (++finished == 2) loop->Stop();
         });
     std::thread feeder([&] {
@@ -133,7 +131,9 @@ class DataLinkTest : public ::testing::Test {
     };
     loop->AddTimer(std::chrono::milliseconds(5), reap);
     loop->AddTimer(std::chrono::seconds(60), [&] { loop->Stop(); });
-    if (!caller_late) {
+    if (caller_late) {
+      loop->AddTimer(std::chrono::milliseconds(100), [&] { EXPECT_TRUE(caller.Start()); });
+    } else {
       EXPECT_TRUE(caller.Start());
     }
     EXPECT_TRUE(service->Start());
@@ -170,9 +170,10 @@ TEST_F(DataLinkTest, ManyMegabytesThroughASmallRingArriveIntact) {
 }
 
 TEST_F(DataLinkTest, OutputHeldForASlowReaderSurvivesTheServiceClosing) {
-  // The service is done and gone before the caller looks: the caller takes
-  // output and exit code in one read, its terminal takes a page, and the
-  // rest (the exit code with it) waits in the caller's buffer, not the ring.
+  // The service is done and gone long before the caller's terminal reads:
+  // the caller takes output and exit code in one read, its terminal takes a
+  // page, and the rest (the exit code with it) waits in the caller's
+  // buffer, not the ring.
   Outcome outcome = Call("head -c 20000 /dev/zero; exit 5", "", 65536, true);
   ASSERT_TRUE(outcome.caller) << outcome.caller.error().Text();
   EXPECT_EQ(*outcome.caller, 5);
@@ -196,6 +197,50 @@ TEST_F(DataLinkTest, AServiceKilledByASignalReports128PlusIt) {
   Outcome outcome = Call("kill -9 $$", "");
   ASSERT_TRUE(outcome.caller);
   EXPECT_EQ(*outcome.caller, 128 + SIGKILL);
+}
+
+// Drains what a raw vchan holds, waiting up to `ms` for more.
+std::vector<std::uint8_t> Drain(Vchan& vchan, EventLoop& loop, int ms) {
+  loop.AddTimer(std::chrono::milliseconds(ms), [&] { loop.Stop(); });
+  EXPECT_TRUE(loop.Run());
+  (void)vchan.Wait();
+  std::vector<std::uint8_t> bytes(vchan.DataReady());
+  if (!bytes.empty()) bytes.resize(*vchan.Read(bytes));
+  return bytes;
+}
+
+// Qubes' clients fail when the service side has sent its status and gone
+// before their own HELLO: nothing but our HELLO may go out before theirs.
+TEST_F(DataLinkTest, NothingButHelloBeforeThePeersHello) {
+  Result<EventLoop> loop = EventLoop::Create();
+  setenv("VCHAN_DOMAIN", "0", 1);
+  Result<std::unique_ptr<Vchan>> caller = ServeVchan(5, 701, 65536);
+  setenv("VCHAN_DOMAIN", "5", 1);
+  Result<std::unique_ptr<Vchan>> service_end = ConnectVchan(0, 701);
+  ASSERT_TRUE(caller && service_end);
+  Vchan& peer = **caller;
+  bool finished = false;
+  DataLink service(*loop, std::move(*service_end), DataLink::Side::kService,
+                   {{open("/dev/null", O_RDONLY | O_CLOEXEC), kDataStdout}}, {{kDataStdin, -1}},
+                   [&](Result<int>) { finished = true; });
+  ASSERT_TRUE(service.Start());
+  service.SetExitCode(127);  // a missing service answers at once
+  EXPECT_EQ(Drain(peer, *loop, 300), EncodeHello(kProtocolVersion));
+  EXPECT_FALSE(finished) << "finished before the caller's HELLO";
+  const std::vector<std::uint8_t> hello = EncodeHello(kProtocolVersion);
+  ASSERT_EQ(*peer.Write(hello), hello.size());
+  std::vector<std::uint8_t> expected = EncodeData(kDataStdout, {});
+  const std::vector<std::uint8_t> exit = EncodeExitCode(127);
+  expected.insert(expected.end(), exit.begin(), exit.end());
+  EXPECT_EQ(Drain(peer, *loop, 300), expected);
+  EXPECT_TRUE(finished);
+}
+
+TEST(FilterEscapesTest, OnlyPrintableAsciiTabAndNewlineStay) {
+  std::string text = "ok\t\n\r\x1b[1m\x7f\x9b\xc2\x9b~";
+  std::vector<std::uint8_t> bytes(text.begin(), text.end());
+  FilterEscapes(bytes);
+  EXPECT_EQ(std::string(bytes.begin(), bytes.end()), "ok\t\n__[1m____~");
 }
 
 }  // namespace

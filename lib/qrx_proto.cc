@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
+#include "text.h"
+
 namespace qmin::qrx {
 namespace {
-
-constexpr std::size_t kExecParamsSize = 8;
 
 Error Protocol(const std::string& why) { return InvalidError("accept a qrexec message", why); }
 
@@ -99,51 +99,129 @@ bool LengthFits(std::uint32_t type, std::uint32_t len) {
   }
 }
 
-bool CharsIn(std::string_view text, const char* extra) {
-  return std::all_of(text.begin(), text.end(), [&](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.' || c == '-' || (c != '\0' && std::strchr(extra, c) != nullptr);
-  });
-}
-
+// Framing only: fixed fields NUL-padded, a valid ident, a service name
+// NUL-terminated at the end with no NUL inside. What the names hold is
+// content, judged by SanitizeTrigger and the policy.
 Result<Message> DecodeTrigger(const Header& header, std::span<const std::uint8_t> body) {
   Trigger trigger;
   std::size_t at = 0;
   if (header.type == kTriggerService4) {
     if (!ReadFixed(body.subspan(0, kDomainNameSize), trigger.source_domain))
       return Protocol("source domain not a NUL-padded string");
-    if (!trigger.source_domain.empty() && !IsValidDomainName(trigger.source_domain))
-      return Protocol("invalid source domain");
     at = kDomainNameSize;
   }
   if (!ReadFixed(body.subspan(at, kDomainNameSize), trigger.target_domain))
     return Protocol("target domain not a NUL-padded string");
-  if (!IsValidDomainName(trigger.target_domain)) return Protocol("invalid target domain");
   if (!ReadFixed(body.subspan(at + kDomainNameSize, kIdentSize), trigger.ident) ||
       !IsValidIdent(trigger.ident))
     return Protocol("invalid request ident");
   if (!ReadTail(body.subspan(at + kDomainNameSize + kIdentSize), trigger.service))
     return Protocol("service name not a terminated string");
-  if (!IsValidServiceName(trigger.service)) return Protocol("invalid service name");
   return Message{std::move(trigger)};
 }
 
 }  // namespace
 
 bool IsValidDomainName(std::string_view name) {
-  return !name.empty() && name.size() < kDomainNameSize && CharsIn(name, "@:");
+  return name.size() < kDomainNameSize && IsNameText(name, "@:");
 }
 
 bool IsValidServiceName(std::string_view name) {
-  return !name.empty() && name[0] != '+' && name.size() <= kMaxServiceName && CharsIn(name, "+");
+  return name.size() <= kMaxServiceName && name[0] != '+' && IsNameText(name, "+");
 }
 
 bool IsValidIdent(std::string_view ident) {
-  return !ident.empty() && ident.size() < kIdentSize && CharsIn(ident, " ");
+  return ident.size() < kIdentSize && IsNameText(ident, " ");
+}
+
+Status SanitizeTrigger(Trigger& trigger) {
+  trigger.source_domain = SanitizeName(trigger.source_domain, "@:");
+  trigger.target_domain = SanitizeName(trigger.target_domain, "@:");
+  trigger.service = SanitizeName(trigger.service, "+");
+  if (trigger.service.empty()) return Error{ExitCode::kRefused, "call a service", "no name", 0};
+  if (trigger.service[0] == '+')
+    return Error{ExitCode::kRefused, "call " + trigger.service, "the name starts with +", 0};
+  return {};
+}
+
+std::span<std::uint8_t> FrameReader::Space(std::size_t want) {
+  if (buffer_.size() < capacity_) buffer_.resize(std::max(capacity_, kHeaderSize));
+  if (start_ > 0 && end_ + want > buffer_.size()) {
+    // Move what is left to the front: at most one frame and a part of the next.
+    std::copy(buffer_.begin() + static_cast<std::ptrdiff_t>(start_),
+              buffer_.begin() + static_cast<std::ptrdiff_t>(end_), buffer_.begin());
+    end_ -= start_;
+    checked_ -= start_;
+    start_ = 0;
+  }
+  return std::span(buffer_).subspan(end_, std::min(want, buffer_.size() - end_));
+}
+
+Status FrameReader::Commit(std::size_t count) {
+  end_ += count;
+  while (checked_ + kHeaderSize <= end_) {
+    const Header header = DecodeHeader(std::span(buffer_).subspan(checked_));
+    if (Status status = CheckHeader(link_, header); !status) return status;
+    checked_ += kHeaderSize + header.len;
+  }
+  return {};
+}
+
+Status FrameReader::Feed(std::span<const std::uint8_t> bytes) {
+  while (!bytes.empty()) {
+    const std::span<std::uint8_t> room = Space(bytes.size());
+    if (room.empty()) return Protocol("more than " + std::to_string(capacity_) + " bytes at once");
+    std::copy_n(bytes.begin(), room.size(), room.begin());
+    if (Status status = Commit(room.size()); !status) return status;
+    bytes = bytes.subspan(room.size());
+  }
+  return {};
+}
+
+bool FrameReader::HasWholeFrame() const {
+  return end_ - start_ >= kHeaderSize &&
+         end_ - start_ >= kHeaderSize + DecodeHeader(std::span(buffer_).subspan(start_)).len;
+}
+
+std::size_t FrameReader::Missing() const {
+  const std::size_t have = end_ - start_;
+  if (have < kHeaderSize) return kHeaderSize - have;
+  const std::size_t whole = kHeaderSize + DecodeHeader(std::span(buffer_).subspan(start_)).len;
+  return whole > have ? whole - have : 0;
+}
+
+std::optional<Frame> FrameReader::Next() {
+  if (!HasWholeFrame()) {
+    if (start_ == end_) start_ = end_ = checked_ = 0;
+    return std::nullopt;
+  }
+  const Header header = DecodeHeader(std::span(buffer_).subspan(start_));
+  const Frame frame{header, std::span(buffer_).subspan(start_ + kHeaderSize, header.len)};
+  start_ += kHeaderSize + header.len;
+  return frame;
+}
+
+std::vector<std::uint8_t> EncodeLocalAnswer(std::uint32_t domain, std::uint32_t port) {
+  std::vector<std::uint8_t> out;
+  Store32(out, domain);
+  Store32(out, port);
+  return out;
+}
+
+std::optional<ExecParams> DecodeLocalAnswer(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() != kLocalAnswerSize) return std::nullopt;
+  return ExecParams{Load32(bytes.data()), Load32(bytes.data() + 4), ""};
 }
 
 Header DecodeHeader(std::span<const std::uint8_t> bytes) {
   return Header{Load32(bytes.data()), Load32(bytes.data() + 4)};
+}
+
+void PutHeader(std::span<std::uint8_t> at, std::uint32_t type, std::uint32_t len) {
+  for (int shift = 0; shift < 32; shift += 8) {
+    at[static_cast<std::size_t>(shift / 8)] = static_cast<std::uint8_t>(type >> shift);
+    at[4 + static_cast<std::size_t>(shift / 8)] = static_cast<std::uint8_t>(len >> shift);
+  }
 }
 
 Status CheckHeader(Link link, const Header& header) {
@@ -166,7 +244,7 @@ Result<Message> DecodeBody(Link link, const Header& header, std::span<const std:
     case kExecCmdline:
     case kJustExec:
     case kConnectionTerminated: {
-      ExecParams params{Load32(body.data()), Load32(body.data() + 4), ""};
+      ExecParams params{Load32(body.data()), Load32(body.data() + 4), "", header.type};
       if (header.type != kConnectionTerminated &&
           !ReadTail(body.subspan(kExecParamsSize), params.cmdline))
         return Protocol("command line not a terminated string");
@@ -186,9 +264,11 @@ Result<Message> DecodeBody(Link link, const Header& header, std::span<const std:
     }
     case kTriggerService3:
     case kTriggerService4:
+      // Accepted on a link negotiated at version 3 too: Qubes' agents send
+      // the version-4 trigger whatever the link's version.
       return DecodeTrigger(header, body);
     default:
-      return Message{Data{header.type, std::vector<std::uint8_t>(body.begin(), body.end())}};
+      return Message{Data{header.type, body}};
   }
 }
 

@@ -5,6 +5,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <memory>
+#include <optional>
+
+#include "event_loop.h"
+#include "qrx_data.h"
+#include "vchan.h"
+
 namespace qmin::qrx {
 namespace {
 
@@ -14,104 +21,194 @@ constexpr int kConnectAttempts = 210;
 int RetryDelayMs(int attempt) { return attempt < 6 ? 1 << attempt : 50; }
 int OpenNull() { return open("/dev/null", O_RDONLY | O_CLOEXEC | O_NONBLOCK); }
 
+// What the call will run, decided before anything is connected.
+struct Plan {
+  std::optional<int> immediate_exit;  ///< no process: this status at once
+  std::string message;                ///< for the caller's stderr, with immediate_exit
+  std::optional<Account> account;
+  std::optional<FoundService> found;
+};
+
+Plan Decide(const CallRequest& request, const RunnerConfig& config, Log& log) {
+  Plan plan;
+  const auto refuse = [&](int status, const std::string& why) {
+    log.Warning(why);
+    plan.immediate_exit = status;
+    plan.message = log.tool() + ": " + why + "\n";
+    return plan;
+  };
+  if (!request.command) return refuse(qrexec_exit::kNotFound, request.command.error().Text());
+  const ServiceCommand& command = *request.command;
+  if (!command.shell.empty() && !request.allow_shell)
+    return refuse(qrexec_exit::kRefused, "a shell command from domain " +
+                                             std::to_string(request.domain) + ": only dom0 may");
+  Result<Account> account = LookUpAccount(command.user, config.accounts_root);
+  if (!account)
+    return refuse(qrexec_exit::kRefused,
+                  "no user " + command.user + " here to run " +
+                      (command.shell.empty() ? command.service : "a command"));
+  plan.account = *account;
+  if (!command.shell.empty()) return plan;
+  plan.found = FindService(config.rpc_dirs, command.service);
+  if (!plan.found) return refuse(qrexec_exit::kNotFound, "no such service: " + command.service);
+  if (plan.found->kind == FoundService::Kind::kUnusable)
+    return refuse(qrexec_exit::kProblem, "cannot run " + plan.found->path);
+  return plan;
+}
+
+// The life of the call's process, on an event loop of its own.
+class Call {
+ public:
+  Call(EventLoop& loop, const CallRequest& request, const RunnerConfig& config, Log& log)
+      : loop_(loop), request_(request), config_(config), log_(log) {}
+
+  int Run() {
+    plan_ = Decide(request_, config_, log_);
+    if (!loop_.OnSignals({SIGCHLD, SIGUSR1, SIGTERM, SIGINT, SIGHUP},
+                         [this](int signo) { OnSignal(signo); }))
+      return 1;
+    Connect(0);
+    if (!loop_.Run()) return 1;
+    if (pid_ > 0) kill(pid_, SIGTERM);  // the caller left: the service goes too
+    return status_;
+  }
+
+ private:
+  void Connect(int attempt) {
+    Result<std::unique_ptr<Vchan>> vchan = ConnectVchan(request_.domain, request_.port);
+    if (vchan) return Begin(std::move(*vchan));
+    if (attempt >= kConnectAttempts) {
+      log_.Warning("the caller never served the data channel: " + vchan.error().Text());
+      return Stop(1);
+    }
+    loop_.AddTimer(std::chrono::milliseconds(RetryDelayMs(attempt)),
+                   [this, attempt] { Connect(attempt + 1); });
+  }
+
+  void Begin(std::unique_ptr<Vchan> vchan) {
+    std::vector<Outgoing> outgoing;
+    std::vector<Incoming> incoming = {{kDataStdin, -1}};
+    std::optional<int> exit_now = plan_.immediate_exit;
+    if (!exit_now) {
+      Result<int> started = StartWork(outgoing, incoming);
+      if (!started) {
+        log_.Warning(started.error());
+        exit_now = started.error().exit == ExitCode::kNotFound ? qrexec_exit::kNotFound
+                                                               : qrexec_exit::kProblem;
+      } else if (*started >= 0) {
+        exit_now = *started;
+      }
+    }
+    if (outgoing.empty()) outgoing = {{OpenNull(), kDataStdout}, {OpenNull(), kDataStderr}};
+    link_ = std::make_unique<DataLink>(loop_, std::move(vchan), DataLink::Side::kService,
+                                       std::move(outgoing), std::move(incoming),
+                                       [this](Result<int> status) {
+                                         if (!status)
+                                           log_.Info("call ended early: " + status.error().reason);
+                                         Stop(status ? 0 : 1);
+                                       });
+    if (!plan_.message.empty())
+      link_->Prepend(kDataStderr,
+                     std::vector<std::uint8_t>(plan_.message.begin(), plan_.message.end()));
+    if (socket_service_) {
+      DataLink* link = link_.get();
+      link->OnOutputsEnded([link] { link->SetExitCode(0); });
+    }
+    if (Status started = link_->Start(); !started) {
+      log_.Warning(started.error());
+      return Stop(1);
+    }
+    if (exit_now) link_->SetExitCode(*exit_now);
+  }
+
+  // Starts what the call runs; the streams it gives the link. A status >= 0
+  // means "nothing runs on: answer this at once" (JUST_EXEC's 0).
+  Result<int> StartWork(std::vector<Outgoing>& outgoing, std::vector<Incoming>& incoming) {
+    const ServiceCommand& command = *request_.command;
+    if (plan_.found && plan_.found->kind == FoundService::Kind::kSocket) {
+      Result<int> socket = ConnectSocketService(*plan_.found, command);
+      if (!socket) return socket.error();
+      // Socket services have no stderr: it ends at once.
+      outgoing = {{fcntl(*socket, F_DUPFD_CLOEXEC, 3), kDataStdout}, {OpenNull(), kDataStderr}};
+      incoming = {{kDataStdin, *socket}};
+      socket_service_ = true;
+      if (Status became = BecomeAccount(*plan_.account); !became) log_.Warning(became.error());
+      return -1;
+    }
+    // From here on this process handles the peer's data as the call's user.
+    if (Status became = BecomeAccount(*plan_.account); !became) return became.error();
+    const std::vector<std::string> argv =
+        ServiceArgv(command, plan_.found ? &*plan_.found : nullptr);
+    const std::vector<std::string> env =
+        ServiceEnvironment(command, *plan_.account, config_.rpc_dirs, getpid());
+    if (request_.just_exec) {
+      SpawnOptions options{argv, env, {-1, -1, -1}, nullptr, true};
+      Result<pid_t> pid = Spawn(options);
+      if (!pid) return pid.error();
+      log_.Info("started " + argv[0] + " detached, pid " + std::to_string(*pid));
+      return 0;
+    }
+    Result<ServiceProcess> service = StartService(argv, env);
+    if (!service) return service.error();
+    pid_ = service->pid;
+    outgoing = {{service->stdout_fd, kDataStdout}, {service->stderr_fd, kDataStderr}};
+    incoming = {{kDataStdin, service->stdin_fd}};
+    log_.Info("running " + (command.shell.empty() ? command.service : "a command") + " for " +
+              command.source + " as " + command.user);
+    return -1;
+  }
+
+  void OnSignal(int signo) {
+    if (signo == SIGUSR1) {
+      // Once only; the service signals this process, never the daemon.
+      if (link_) link_->UseInputSocketForOutput(kDataStdout, kDataStdin);
+      return;
+    }
+    if (signo != SIGCHLD) return Stop(1);
+    int status = 0;
+    pid_t pid = 0;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+      if (pid != pid_) continue;  // a detached JUST_EXEC child that went
+      pid_ = -1;
+      if (link_) link_->SetExitCode(ExitStatusOf(status));
+    }
+  }
+
+  void Stop(int status) {
+    status_ = status;
+    loop_.Stop();
+  }
+
+  EventLoop& loop_;
+  const CallRequest& request_;
+  const RunnerConfig& config_;
+  Log& log_;
+  Plan plan_;
+  std::unique_ptr<DataLink> link_;
+  pid_t pid_ = -1;
+  bool socket_service_ = false;
+  int status_ = 0;
+};
+
+[[noreturn]] void CallMain(const CallRequest& request, const RunnerConfig& config, Log& log) {
+  // Nothing of the daemon's may stay open here: its sockets and channels are
+  // its own, and a peer must see them close when the daemon closes them.
+  log.AfterFork();
+  CloseDescriptorsFrom(3);
+  ResetSignals();
+  Result<EventLoop> loop = EventLoop::Create();
+  if (!loop) _exit(1);
+  Call call(*loop, request, config, log);
+  _exit(call.Run());
+}
+
 }  // namespace
 
-ServiceRunner::ServiceRunner(EventLoop& loop, std::vector<std::string> rpc_dirs, Log& log,
-                             Finished finished)
-    : loop_(loop), rpc_dirs_(std::move(rpc_dirs)), log_(log), finished_(std::move(finished)) {}
-
-void ServiceRunner::Start(std::uint32_t domain, std::uint32_t port, Result<ServiceCall> call) {
-  const std::uint64_t id = next_++;
-  calls_[id].domain = domain;
-  calls_[id].port = port;
-  Connect(id, std::move(call), 0);
-}
-
-void ServiceRunner::Connect(std::uint64_t id, Result<ServiceCall> call, int attempt) {
-  if (calls_.count(id) == 0) return;
-  Result<std::unique_ptr<Vchan>> vchan = ConnectVchan(calls_[id].domain, calls_[id].port);
-  if (vchan) return Run(id, std::move(*vchan), call);
-  if (attempt >= kConnectAttempts) {
-    log_.Warning("the caller never served the data channel: " + vchan.error().Text());
-    return End(id);
-  }
-  loop_.AddTimer(std::chrono::milliseconds(RetryDelayMs(attempt)),
-                 [this, id, call = std::move(call), attempt]() mutable {
-                   Connect(id, std::move(call), attempt + 1);
-                 });
-}
-
-void ServiceRunner::Run(std::uint64_t id, std::unique_ptr<Vchan> vchan,
-                        const Result<ServiceCall>& call) {
-  Call& entry = calls_[id];
-  std::vector<Outgoing> outgoing = {{OpenNull(), kDataStdout}, {OpenNull(), kDataStderr}};
-  std::vector<Incoming> incoming = {{kDataStdin, -1}};
-  std::optional<int> immediate_exit;
-  bool socket_service = false;
-  std::optional<FoundService> found;
-  if (call) found = FindService(rpc_dirs_, call->service);
-  if (!call || !found) {
-    log_.Warning(call ? "no such service: " + call->service : call.error().Text());
-    immediate_exit = 127;  // stdout and stderr end at once, then 127, as Qubes does
-  } else if (found->is_socket) {
-    if (Result<int> socket = ConnectSocketService(*found, *call)) {
-      close(outgoing[0].fd);
-      outgoing[0].fd = dup(*socket);  // socket services have no stderr: it ends at once
-      incoming = {{kDataStdin, *socket}};
-      socket_service = true;
-    } else {
-      log_.Warning(socket.error());
-      immediate_exit = 126;
-    }
-  } else if (Result<Spawned> spawned = SpawnService(*found, *call)) {
-    for (Outgoing& stream : outgoing) close(stream.fd);
-    entry.pid = spawned->pid;
-    outgoing = {{spawned->stdout_fd, kDataStdout}, {spawned->stderr_fd, kDataStderr}};
-    incoming = {{kDataStdin, spawned->stdin_fd}};
-  } else {
-    log_.Warning(spawned.error());
-    immediate_exit = 126;
-  }
-  if (call) log_.Info("running " + call->service + " for " + call->source);
-  entry.link = std::make_unique<DataLink>(
-      loop_, std::move(vchan), DataLink::Side::kService, std::move(outgoing), std::move(incoming),
-      [this, id](Result<int> status) {
-        if (!status) log_.Info("call ended early: " + status.error().reason);
-        End(id);
-      });
-  if (socket_service) {
-    DataLink* link = entry.link.get();
-    link->OnOutputsEnded([link] { link->SetExitCode(0); });
-  }
-  if (Status started = entry.link->Start(); !started) {
-    log_.Warning(started.error());
-    return End(id);
-  }
-  if (immediate_exit) entry.link->SetExitCode(*immediate_exit);
-}
-
-bool ServiceRunner::Reaped(pid_t pid, int status) {
-  for (auto& [id, call] : calls_) {
-    if (call.pid != pid) continue;
-    call.pid = -1;
-    if (call.link)
-      call.link->SetExitCode(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
-    return true;
-  }
-  return false;
-}
-
-void ServiceRunner::End(std::uint64_t id) {
-  auto it = calls_.find(id);
-  if (it == calls_.end()) return;
-  if (it->second.pid > 0) kill(it->second.pid, SIGTERM);  // the caller left: the service goes too
-  const std::uint32_t domain = it->second.domain;
-  const std::uint32_t port = it->second.port;
-  // The link may be the one calling us: let it unwind before it goes.
-  loop_.AddTimer(std::chrono::milliseconds(0),
-                 [call = std::make_shared<Call>(std::move(it->second))] {});
-  calls_.erase(it);
-  finished_(domain, port);
+Result<pid_t> StartCall(const CallRequest& request, const RunnerConfig& config, Log& log) {
+  const pid_t pid = fork();
+  if (pid < 0) return SystemError("start a call's process", errno);
+  if (pid == 0) CallMain(request, config, log);
+  return pid;
 }
 
 }  // namespace qmin::qrx

@@ -1,55 +1,40 @@
-// Running one service call on our side of a data vchan: look the service up,
-// start it (a process, or a socket service), and join it to the vchan with a
-// service-side DataLink. Used by qrx-agent in VMs and by qrx-broker for
-// dom0's own services. The owner reaps children and reports their status
-// through Reaped().
+// One call's own process on the side that runs the service, as Qubes' agent
+// forks one per call: it connects the caller's data vchan, becomes the
+// call's user, starts the service, relays its data and reports its status.
+// QREXEC_AGENT_PID names this process, so a service that asks for one
+// bidirectional socket (SIGUSR1) signals it, never the daemon; a call that
+// fails or is killed takes only itself down; and the code that handles the
+// peer's data runs as the call's user, not as root.
 #ifndef QMIN_LIB_QRX_RUNNER_H_
 #define QMIN_LIB_QRX_RUNNER_H_
 
 #include <sys/types.h>
 
-#include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "event_loop.h"
+#include "error.h"
 #include "log.h"
-#include "qrx_data.h"
 #include "qrx_service.h"
 
 namespace qmin::qrx {
 
-class ServiceRunner {
- public:
-  using Finished = std::function<void(std::uint32_t domain, std::uint32_t port)>;
-  ServiceRunner(EventLoop& loop, std::vector<std::string> rpc_dirs, Log& log, Finished finished);
-
-  /// Connects to the caller's data vchan (retrying while the caller has not
-  /// served it yet) and runs the call there.
-  void Start(std::uint32_t domain, std::uint32_t port, Result<ServiceCall> call);
-  /// A child exited with `status` (from waitpid); false if it was not ours.
-  bool Reaped(pid_t pid, int status);
-  std::size_t running() const { return calls_.size(); }
-
- private:
-  struct Call {
-    std::unique_ptr<DataLink> link;
-    pid_t pid = -1;
-    std::uint32_t domain = 0;
-    std::uint32_t port = 0;
-  };
-  void Connect(std::uint64_t id, Result<ServiceCall> call, int attempt);
-  void Run(std::uint64_t id, std::unique_ptr<Vchan> vchan, const Result<ServiceCall>& call);
-  void End(std::uint64_t id);
-
-  EventLoop& loop_;
-  std::vector<std::string> rpc_dirs_;
-  Log& log_;
-  Finished finished_;
-  std::map<std::uint64_t, Call> calls_;
-  std::uint64_t next_ = 1;
+struct CallRequest {
+  bool just_exec = false;    ///< JUST_EXEC: run detached on /dev/null, answer 0 at once
+  std::uint32_t domain = 0;  ///< the caller's domain, which serves the data vchan
+  std::uint32_t port = 0;
+  Result<ServiceCommand> command = InvalidError("run a call", "no command");
+  bool allow_shell = false;  ///< shell commands are dom0's alone
 };
+
+struct RunnerConfig {
+  std::vector<std::string> rpc_dirs = DefaultRpcDirs();
+  std::string accounts_root;  ///< where etc/passwd is read ("" for /)
+};
+
+/// Forks the call's process and returns its pid at once. The owner reaps it
+/// (SIGCHLD) and only then frees the call's port.
+Result<pid_t> StartCall(const CallRequest& request, const RunnerConfig& config, Log& log);
 
 }  // namespace qmin::qrx
 

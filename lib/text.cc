@@ -1,6 +1,11 @@
 #include "text.h"
 
 namespace qmin {
+namespace {
+
+constexpr std::size_t kMaxQuoted = 80;
+
+}  // namespace
 
 std::optional<std::uint64_t> ParseUnsigned(std::string_view text, std::uint64_t max) {
   if (text.empty() || text.size() > 20) return std::nullopt;
@@ -29,14 +34,42 @@ std::vector<std::string_view> Split(std::string_view text, char separator) {
   }
 }
 
-bool IsSafeName(std::string_view text) {
-  if (text.empty() || text == "." || text == "..") return false;
-  for (char c : text) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '.' || c == '-';
-    if (!ok) return false;
-  }
+bool IsNameChar(char c, std::string_view extra) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == '-' || extra.find(c) != std::string_view::npos;
+}
+
+bool IsNameText(std::string_view text, std::string_view extra) {
+  if (text.empty()) return false;
+  for (char c : text)
+    if (!IsNameChar(c, extra)) return false;
   return true;
+}
+
+std::string SanitizeName(std::string_view text, std::string_view extra) {
+  std::string clean(text);
+  for (char& c : clean)
+    if (!IsNameChar(c, extra)) c = '_';
+  return clean;
+}
+
+bool IsSafeName(std::string_view text) { return text != "." && text != ".." && IsNameText(text); }
+
+std::string QuoteForMessage(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string quoted = "\"";
+  for (std::size_t i = 0; i < text.size() && i < kMaxQuoted; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+      quoted.push_back(static_cast<char>(c));
+    } else {
+      quoted.append("\\x").push_back(kHex[c >> 4]);
+      quoted.push_back(kHex[c & 0xf]);
+    }
+  }
+  if (text.size() > kMaxQuoted) quoted.append("...");
+  quoted.push_back('"');
+  return quoted;
 }
 
 }  // namespace qmin

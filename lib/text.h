@@ -1,4 +1,5 @@
-// Strict text scanners: they reject rather than repair.
+// Strict text scanners: they reject rather than repair. The one name rule
+// of qmin (and of Qubes' qrexec) lives here.
 #ifndef QMIN_LIB_TEXT_H_
 #define QMIN_LIB_TEXT_H_
 
@@ -17,9 +18,23 @@ std::optional<std::uint64_t> ParseUnsigned(std::string_view text, std::uint64_t 
 /// Splits on every `separator`; empty fields are kept.
 std::vector<std::string_view> Split(std::string_view text, char separator);
 
-/// True when `text` is non-empty and only has [A-Za-z0-9_.-], and is not "."
-/// or "..": safe as one path component.
+/// The characters names are made of: [A-Za-z0-9_.-], plus those in `extra`
+/// ("+" in service names, "@:" in qrexec targets, " " in request idents).
+bool IsNameChar(char c, std::string_view extra = "");
+
+/// Non-empty and made only of IsNameChar characters.
+bool IsNameText(std::string_view text, std::string_view extra = "");
+
+/// Qubes' sanitize_name: every byte that IsNameChar refuses becomes '_'.
+/// For input that must be kept (and judged by policy), not repaired silently.
+std::string SanitizeName(std::string_view text, std::string_view extra);
+
+/// IsNameText, and not "." or "..": safe as one path component.
 bool IsSafeName(std::string_view text);
+
+/// Quotes text for a message: printable ASCII kept, the rest as \xHH, cut
+/// after 80 bytes, so that hostile input cannot forge log lines.
+std::string QuoteForMessage(std::string_view text);
 
 }  // namespace qmin
 

@@ -37,5 +37,28 @@ TEST(IsSafeNameTest, OnlyOnePlainPathComponent) {
     EXPECT_FALSE(IsSafeName(bad)) << bad;
 }
 
+TEST(QuoteForMessageTest, ControlBytesAreEscapedAndLongTextCut) {
+  EXPECT_EQ(QuoteForMessage("a\"\\\x1b"), "\"a\\x22\\x5c\\x1b\"");
+  EXPECT_EQ(QuoteForMessage(std::string(100, 'x')), "\"" + std::string(80, 'x') + "...\"");
+}
+
+TEST(NameRuleTest, OneRuleWithExtras) {
+  EXPECT_TRUE(IsNameText("work-vm_1.2"));
+  EXPECT_FALSE(IsNameText(""));
+  EXPECT_FALSE(IsNameText("svc+arg"));
+  EXPECT_TRUE(IsNameText("svc+arg", "+"));
+  EXPECT_TRUE(IsNameText("@dispvm:x", "@:"));
+  for (const char* bad : {"a/b", "a b", "\xc3\xa9", "$x", "a\nb"})
+    EXPECT_FALSE(IsNameText(bad, "+@:")) << bad;
+}
+
+TEST(NameRuleTest, SanitizeReplacesEveryOtherByteWithUnderscore) {
+  EXPECT_EQ(SanitizeName("a/b c", "+"), "a_b_c");
+  EXPECT_EQ(SanitizeName("svc+arg$", "+"), "svc+arg_");
+  EXPECT_EQ(SanitizeName("\xc3\xa9", ""), "__");
+  EXPECT_EQ(SanitizeName("@default", "@:"), "@default");
+  EXPECT_EQ(SanitizeName("@default", ""), "_default");
+}
+
 }  // namespace
 }  // namespace qmin

@@ -91,7 +91,7 @@ class SocketVchan : public Vchan {
   State state() override {
     if (conn_ < 0) return peer_closed_ ? State::kClosed : State::kWaiting;
     Pull();
-    return peer_closed_ ? State::kClosed : State::kOpen;
+    return peer_closed_ || write_broken_ ? State::kClosed : State::kOpen;
   }
 
   std::size_t DataReady() override {
@@ -100,7 +100,7 @@ class SocketVchan : public Vchan {
   }
 
   std::size_t BufferSpace() override {
-    if (conn_ < 0 || peer_closed_) return 0;
+    if (conn_ < 0 || peer_closed_ || write_broken_) return 0;
     int queued = 0;
     if (ioctl(conn_, SIOCOUTQ, &queued) != 0) return 0;
     return queued >= static_cast<int>(capacity_) ? 0 : capacity_ - static_cast<std::size_t>(queued);
@@ -124,7 +124,8 @@ class SocketVchan : public Vchan {
     const ssize_t sent = send(conn_, bytes.data(), room, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (sent < 0) {
       if (errno == EAGAIN) return std::size_t{0};
-      if (errno == EPIPE || errno == ECONNRESET) peer_closed_ = true;
+      // The peer is gone for writing; what it sent before may still be read.
+      if (errno == EPIPE || errno == ECONNRESET) write_broken_ = true;
       return SystemError("write to a vchan", errno);
     }
     return static_cast<std::size_t>(sent);
@@ -171,7 +172,8 @@ class SocketVchan : public Vchan {
   std::size_t capacity_;
   std::vector<std::uint8_t> ring_;
   std::size_t head_ = 0;
-  bool peer_closed_ = false;
+  bool peer_closed_ = false;   ///< reading reached the end
+  bool write_broken_ = false;  ///< writing failed: the peer closed
 };
 
 Result<std::unique_ptr<SocketVchan>> Make(std::size_t capacity) {

@@ -9,7 +9,6 @@
 
 #include "files.h"
 #include "ipaddr.h"
-#include "misc_devices.h"
 #include "netlink.h"
 #include "text.h"
 #include "xenstore.h"
@@ -259,6 +258,8 @@ Status ValidateVifOptions(const VifRouteOptions& options) {
   return {};
 }
 
+namespace {
+
 Status VifOnline(const VifRouteOptions& options, std::vector<std::string>& plan) {
   Result<Xenstore> xs = Xenstore::Open();
   if (!xs) return xs.error();  // nowhere to report it but the log
@@ -301,6 +302,40 @@ void VifOffline(const VifRouteOptions& options, Log& log, std::vector<std::strin
   if (!options.dry_run) unlink(StatePath(options).c_str());
   if (lock) lock->Unlink();
   if (!netlink) log.Warning(netlink.error());
+}
+
+}  // namespace
+
+Status ParseVifInvocation(const std::vector<std::string>& words, VifRouteOptions& options) {
+  if (words.empty() || words.size() > 2) return UsageError("expected COMMAND [type_if=vif|tap]");
+  const std::string& command = words[0];
+  if (command != "online" && command != "offline" && command != "add" && command != "remove")
+    return UsageError("unknown command " + QuoteForMessage(command));
+  const std::string type_if = words.size() > 1 ? words[1] : "type_if=vif";
+  if (type_if != "type_if=vif" && type_if != "type_if=tap")
+    return UsageError("expected type_if=vif or type_if=tap, got " + QuoteForMessage(type_if));
+  options.online = command == "online" || command == "add";
+  options.tap = type_if == "type_if=tap";
+  return {};
+}
+
+Result<std::vector<std::string>> RunVifRoute(const VifRouteOptions& options, Log& log) {
+  std::vector<std::string> plan;
+  if (options.tap) return plan;
+  if (!options.online) {
+    if (Status valid = ValidateVifOptions(options); !valid) {
+      log.Warning(valid.error());  // offline always succeeds: libxl ignores it anyway
+      return plan;
+    }
+    VifOffline(options, log, plan);
+    return plan;
+  }
+  if (Status status = VifOnline(options, plan); !status) {
+    Error error = status.error();
+    error.exit = ExitCode::kRefused;  // the hotplug contract: 1, and hotplug-error says why
+    return error;
+  }
+  return plan;
 }
 
 }  // namespace qmin

@@ -15,7 +15,8 @@
 namespace qmin {
 
 struct VifRouteOptions {
-  std::string command;      ///< online, offline (or add, remove)
+  bool online = true;       ///< online (or add); false for offline (or remove)
+  bool tap = false;         ///< type_if=tap: an emulated NIC, nothing to route
   std::string vif;          ///< the interface, $vif
   std::string xenbus_path;  ///< the backend directory, $XENBUS_PATH (may be relative)
   std::string netdev;       ///< $netdev: the uplink that answers NDP for the guest
@@ -25,17 +26,21 @@ struct VifRouteOptions {
   bool dry_run = false;
 };
 
+/// Reads xl's hotplug arguments, COMMAND [type_if=vif|tap], into `options`:
+/// online, offline, add or remove; anything else is a usage error.
+Status ParseVifInvocation(const std::vector<std::string>& words, VifRouteOptions& options);
+
 /// Checks the names that end up in paths and xenstore keys.
 Status ValidateVifOptions(const VifRouteOptions& options);
 
-/// `online`: on failure, every step already taken is undone and the error
-/// has been reported in xenstore where that was possible. With dry_run,
-/// `plan` gets the steps and nothing changes.
-Status VifOnline(const VifRouteOptions& options, std::vector<std::string>& plan);
-
-/// `offline`: what could not be removed is logged as a warning; anything
-/// already gone counts as removed.
-void VifOffline(const VifRouteOptions& options, Log& log, std::vector<std::string>& plan);
+/// The whole hotplug run, as libxl expects it; returns the steps (what a
+/// dry run prints).
+///  - online: on failure every step already taken is undone, hotplug-error
+///    says why, and the error carries exit 1 (libxl's contract).
+///  - offline: never fails; what could not be removed is logged as a
+///    warning, and anything already gone counts as removed.
+///  - type_if=tap: nothing to do, as in Xen's own scripts.
+Result<std::vector<std::string>> RunVifRoute(const VifRouteOptions& options, Log& log);
 
 }  // namespace qmin
 

@@ -24,7 +24,7 @@ const qmin::ToolSpec kTool = {
 };
 // clang-format on
 
-qmin::Status Run(const qmin::Args& args, qmin::Log& log, qmin::ExitCode& /*exit_code*/) {
+qmin::Result<int> Run(const qmin::Args& args, qmin::Log& log) {
   qmin::MkxendevOptions options;
   options.root = args.Get("root", options.root);
   options.proc = args.Get("proc", options.proc);
@@ -32,9 +32,7 @@ qmin::Status Run(const qmin::Args& args, qmin::Log& log, qmin::ExitCode& /*exit_
   options.mount = !args.Has("no-mount");
   if (args.Has("wait")) {
     const auto seconds = qmin::ParseUnsigned(args.Get("wait"), 3600);
-    if (!seconds)
-      return qmin::InvalidError("parse the command line",
-                                "--wait needs whole seconds from 0 to 3600");
+    if (!seconds) return qmin::UsageError("--wait needs whole seconds from 0 to 3600");
     options.wait_seconds = static_cast<unsigned>(*seconds);
   }
   qmin::Result<qmin::MkxendevPlan> plan = qmin::PlanMkxendev(options);
@@ -45,9 +43,10 @@ qmin::Status Run(const qmin::Args& args, qmin::Log& log, qmin::ExitCode& /*exit_
   } else {
     qmin::Status applied =
         qmin::ApplyMkxendev(*plan, [&](const std::string& line) { log.Info(line); });
-    if (!applied) return applied;
+    if (!applied) return applied.error();
   }
-  return qmin::CheckLateDevices(*plan, options);
+  if (qmin::Status late = qmin::CheckLateDevices(*plan, options); !late) return late.error();
+  return 0;
 }
 
 }  // namespace

@@ -2,11 +2,12 @@
 // that routes calls between VMs.
 #include <unistd.h>
 
-#include "broker_policy.h"
 #include "cli.h"
 #include "event_loop.h"
+#include "policy_store.h"
 #include "qrx_broker.h"
 #include "text.h"
+#include "vchan.h"
 
 namespace {
 
@@ -15,80 +16,86 @@ const qmin::ToolSpec kTool = {
     "qrx-broker",
     "[-dhnv] [--evaluate] [--vm-dir DIR] [--policy-dir DIR]... [--legacy-policy-dir DIR] "
     "[--socket PATH] [--rpc-dir DIR]... [--xvm-start PATH] [--autostart-timeout SECONDS] "
-    "[SOURCE TARGET SERVICE[+ARG]]",
+    "[--ask-program PATH] [SOURCE TARGET SERVICE[+ARG]]",
     "Route qrexec calls between VMs by Qubes' policy.d rules.",
     {
-        {"debug",             'd', "",    "stay in the foreground and log to standard error"},
+        {"ask-program",       0,   "PATH", "decides `ask' rules: prints the target it allows, or nothing"},
         {"autostart-timeout", 0,   "SECONDS", "how long a call waits for its target to start (default 60)"},
-        {"check",             'n', "",    "check the policy and the VM definitions, then exit"},
+        {"check",             'n', "",    "check the options, the policy and the VM definitions, then exit"},
+        {"debug",             'd', "",    "stay in the foreground and log to standard error"},
         {"evaluate",          0,   "",    "print the decision for SOURCE TARGET SERVICE[+ARG] and exit"},
         {"legacy-policy-dir", 0,   "DIR", "what !compat-4.0 reads (default /etc/qubes-rpc/policy)"},
         {"policy-dir",        0,   "DIR", "a policy directory; repeat for more, earlier wins on equal names"},
-        {"rpc-dir",           0,   "DIR", "dom0's services; repeat for more (default /etc/qubes-rpc)"},
+        {"rpc-dir",           0,   "DIR", "dom0's services, in order; repeat for more "
+                                          "(default /usr/local/etc/qubes-rpc, then /etc/qubes-rpc)"},
         {"socket",            0,   "PATH", "where dom0's qrx-call connects (default /run/qubes/qrx-broker.sock)"},
         {"vm-dir",            0,   "DIR", "VM definitions (default /etc/xvm)"},
         {"xvm-start",         0,   "PATH", "what starts a VM for autostart=yes (default /usr/sbin/xvm-start)"},
     },
-    0, 3,
+    0, 3, false, qmin::VchanTransportName(),
 };
 // clang-format on
 
-qmin::PolicySources Sources(const qmin::Args& args) {
-  qmin::PolicySources sources;
-  if (args.Has("policy-dir")) sources.policy_dirs = args.GetAll("policy-dir");
-  sources.vm_dir = args.Get("vm-dir", sources.vm_dir);
-  sources.legacy_dir = args.Get("legacy-policy-dir", sources.legacy_dir);
-  return sources;
-}
-
-qmin::Status Evaluate(const qmin::Args& args, qmin::ExitCode& exit_code) {
-  const auto& words = args.positionals();
-  if (words.size() != 3)
-    return qmin::InvalidError("parse the command line",
-                              "--evaluate needs SOURCE TARGET SERVICE[+ARG]");
-  const qmin::Evaluation evaluation =
-      qmin::EvaluateOnce(Sources(args), words[0], words[1], words[2]);
-  for (const std::string& error : evaluation.report.errors) qmin::WriteLine(STDERR_FILENO, error);
-  qmin::WriteLine(STDOUT_FILENO, qmin::FormatDecision(evaluation.decision));
-  exit_code = static_cast<qmin::ExitCode>(qmin::DecisionExitCode(evaluation.decision));
-  return {};
-}
-
-qmin::Status Check(const qmin::Args& args) {
-  std::vector<qmin::Rule> rules;
-  const qmin::LoadReport report = qmin::CheckPolicy(Sources(args), rules);
-  for (const std::string& error : report.errors) qmin::WriteLine(STDERR_FILENO, error);
-  if (!report.ok())
-    return qmin::InvalidError("load the policy", std::to_string(report.errors.size()) + " errors");
-  if (args.verbosity > 0)
-    for (const qmin::Rule& rule : rules) qmin::WriteLine(STDOUT_FILENO, qmin::FormatRule(rule));
-  qmin::WriteLine(STDOUT_FILENO, "configuration OK");
-  return {};
-}
-
-qmin::Status Run(const qmin::Args& args, qmin::Log& log, qmin::ExitCode& exit_code) {
-  if (args.Has("evaluate")) return Evaluate(args, exit_code);
-  if (!args.positionals().empty())
-    return qmin::InvalidError("parse the command line", "operands need --evaluate");
-  if (args.Has("check")) return Check(args);
-  if (!args.Has("debug")) log.set_sinks(qmin::Log::kSyslog);
+// Every option the daemon takes, checked here once, for -n and the daemon alike.
+qmin::Result<qmin::qrx::BrokerOptions> Options(const qmin::Args& args) {
   qmin::qrx::BrokerOptions options;
-  options.sources = Sources(args);
+  if (args.Has("policy-dir")) options.sources.policy_dirs = args.GetAll("policy-dir");
+  options.sources.vm_dir = args.Get("vm-dir", options.sources.vm_dir);
+  options.sources.legacy_dir = args.Get("legacy-policy-dir", options.sources.legacy_dir);
   options.socket_path = args.Get("socket", options.socket_path);
-  if (args.Has("rpc-dir")) options.rpc_dirs = args.GetAll("rpc-dir");
+  if (args.Has("rpc-dir")) options.runner.rpc_dirs = args.GetAll("rpc-dir");
   options.xvm_start = args.Get("xvm-start", options.xvm_start);
+  options.ask_program = args.Get("ask-program");
+  if (!options.ask_program.empty() && access(options.ask_program.c_str(), X_OK) != 0)
+    return qmin::SystemError("use --ask-program " + options.ask_program, errno,
+                             qmin::ExitCode::kUsage);
   if (args.Has("autostart-timeout")) {
     const auto seconds = qmin::ParseUnsigned(args.Get("autostart-timeout"), 3600);
     if (!seconds || *seconds == 0)
-      return qmin::InvalidError("parse the command line",
-                                "--autostart-timeout needs 1 to 3600 seconds");
+      return qmin::UsageError("--autostart-timeout needs 1 to 3600 seconds");
     options.autostart_timeout = std::chrono::seconds(*seconds);
   }
+  return options;
+}
+
+qmin::Result<int> Evaluate(const qmin::Args& args, const qmin::PolicySources& sources) {
+  const auto& words = args.positionals();
+  if (words.size() != 3) return qmin::UsageError("--evaluate needs SOURCE TARGET SERVICE[+ARG]");
+  const qmin::Evaluation evaluation = qmin::EvaluateOnce(sources, words[0], words[1], words[2]);
+  for (const std::string& error : evaluation.report.errors) qmin::WriteLine(STDERR_FILENO, error);
+  qmin::WriteLine(STDOUT_FILENO, qmin::FormatDecision(evaluation.decision));
+  return qmin::EvaluateExitCode(evaluation.decision);
+}
+
+qmin::Result<int> Check(const qmin::Args& args, const qmin::PolicySources& sources,
+                        qmin::Log& log) {
+  std::vector<qmin::Rule> rules;
+  const qmin::LoadReport report = qmin::CheckPolicy(sources, rules);
+  for (const std::string& warning : report.warnings) log.Warning("policy file skipped: " + warning);
+  for (const std::string& error : report.errors) qmin::WriteLine(STDERR_FILENO, error);
+  if (!report.ok())
+    return qmin::InvalidError("load the policy", qmin::CountErrors(report.errors.size()));
+  if (args.verbosity > 0)
+    for (const qmin::Rule& rule : rules) qmin::WriteLine(STDOUT_FILENO, qmin::FormatRule(rule));
+  qmin::WriteLine(STDOUT_FILENO, "configuration OK");
+  return 0;
+}
+
+qmin::Result<int> Run(const qmin::Args& args, qmin::Log& log) {
+  qmin::Result<qmin::qrx::BrokerOptions> options = Options(args);
+  if (!options) return options.error();
+  if (args.Has("evaluate")) return Evaluate(args, options->sources);
+  if (!args.positionals().empty()) return qmin::UsageError("operands need --evaluate");
+  if (args.Has("check")) return Check(args, options->sources, log);
+  // Until it runs, what goes wrong is said on the terminal too.
+  if (!args.Has("debug")) log.set_sinks(qmin::Log::kSyslog | qmin::Log::kStderr);
   qmin::Result<qmin::EventLoop> loop = qmin::EventLoop::Create();
   if (!loop) return loop.error();
-  qmin::qrx::Broker broker(*loop, options, log);
-  if (qmin::Status started = broker.Start(); !started) return started;
-  return loop->Run();
+  qmin::qrx::Broker broker(*loop, *options, log);
+  if (qmin::Status started = broker.Start(); !started) return started.error();
+  if (!args.Has("debug")) log.set_sinks(qmin::Log::kSyslog);
+  if (qmin::Status ran = loop->Run(); !ran) return ran.error();
+  return 0;
 }
 
 }  // namespace

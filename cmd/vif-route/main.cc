@@ -32,18 +32,10 @@ std::string Environment(const char* name) {
   return value == nullptr ? "" : value;
 }
 
-qmin::Status Run(const qmin::Args& args, qmin::Log& log, qmin::ExitCode& exit_code) {
-  const std::string& command = args.positionals()[0];
-  const std::string type_if = args.positionals().size() > 1 ? args.positionals()[1] : "type_if=vif";
-  if (command != "online" && command != "offline" && command != "add" && command != "remove")
-    return qmin::InvalidError("parse the command line", "unknown command " + command);
-  if (type_if != "type_if=vif" && type_if != "type_if=tap")
-    return qmin::InvalidError("parse the command line",
-                              "expected type_if=vif or type_if=tap, got " + type_if);
-  if (type_if == "type_if=tap") return {};  // emulated NICs: nothing to route, as in Xen's scripts
-
+qmin::Result<int> Run(const qmin::Args& args, qmin::Log& log) {
   qmin::VifRouteOptions options;
-  options.command = command;
+  if (qmin::Status parsed = qmin::ParseVifInvocation(args.positionals(), options); !parsed)
+    return parsed.error();
   options.vif = args.Get("vif", Environment("vif"));
   options.xenbus_path = args.Get("xenbus-path", Environment("XENBUS_PATH"));
   options.netdev = args.Get("netdev", Environment("netdev"));
@@ -53,27 +45,11 @@ qmin::Status Run(const qmin::Args& args, qmin::Log& log, qmin::ExitCode& exit_co
   options.dry_run = args.Has("dry-run");
   // Hotplug scripts run without a terminal: the log goes to syslog as well.
   if (!options.dry_run) log.set_sinks(qmin::Log::kStderr | qmin::Log::kSyslog);
-
-  std::vector<std::string> plan;
-  const bool online = command == "online" || command == "add";
-  if (!online) {
-    if (qmin::Status valid = qmin::ValidateVifOptions(options); !valid) {
-      log.Warning(valid.error());  // offline always succeeds: libxl ignores it anyway
-      return {};
-    }
-    qmin::VifOffline(options, log, plan);
-  } else {
-    const qmin::Status status = qmin::VifOnline(options, plan);
-    if (!status) {
-      qmin::Error error = status.error();
-      error.exit = qmin::ExitCode::kRefused;  // the hotplug contract: 1, and hotplug-error says why
-      return error;
-    }
-  }
-  for (const std::string& line : plan)
-    if (options.dry_run) qmin::WriteLine(STDOUT_FILENO, line);
-  (void)exit_code;
-  return {};
+  qmin::Result<std::vector<std::string>> plan = qmin::RunVifRoute(options, log);
+  if (!plan) return plan.error();
+  if (options.dry_run)
+    for (const std::string& line : *plan) qmin::WriteLine(STDOUT_FILENO, line);
+  return 0;
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 # Hostile input against qrx-broker and qrx-agent, in the simulation build:
 # each attack is refused or cut off, and an honest call made meanwhile works.
 # bats file_tags=tool:qrx-agent, tool:qrx-broker
-# shellcheck disable=SC2154
+# Bats sets $stderr; QRX_PIDS is each test's own; scripts for dom0 are single-quoted on purpose.
+# shellcheck disable=SC2154,SC2030,SC2031,SC2016
 
 load test_helper
 
@@ -55,12 +56,120 @@ evil() {
 	grep -q "cut off: protocol version 1" "$QRX/broker.log"
 }
 
-@test "a flood of calls is refused call by call and honest calls go through" {
+@test "a flood of calls is refused call by call, costs little, and honest calls go through" {
 	qrx_broker
 	evil flood
 	wait_for_line "$QRX/broker.log" "call evil -> personal test.Echo: deny" 10
 	honest_call
 	honest_call
+	sleep 3
+	# At most a window's worth of lines about evil per 10 s, and one line
+	# that says how many more there were.
+	local lines
+	lines=$(grep -c 'evil' "$QRX/broker.log")
+	[ "$lines" -le 70 ] || fail "$lines log lines about evil in 3 s"
+	wait_for_line "$QRX/broker.log" "more messages about evil dropped in 10 s" 15
+}
+
+@test "odd names from a VM are judged by the policy, not taken as an attack" {
+	qrx_broker
+	VCHAN_DOMAIN=9 "$HOSTILE" odd-names >"$QRX/answers" 3>&- &
+	QRX_PIDS+=($!)
+	printf 'name = "evil"\n' >"$QRX/xvm/evil.cfg"
+	"$XSCTL" write /local/domain/9/name evil
+	"$XSCTL" introduce 9
+	local tries=0
+	until [ "$(grep -c refused "$QRX/answers")" -ge 6 ]; do
+		tries=$((tries + 1))
+		[ "$tries" -lt 200 ] || fail "answers: $(cat "$QRX/answers")"
+		sleep 0.05
+	done
+	assert_equal "$(sort "$QRX/answers" | tr '\n' ' ')" "refused ODD1 refused ODD2 refused ODD3 refused ODD4 refused ODD5 refused ODD6 "
+	grep -q "call evil -> a_b test.Cat: deny" "$QRX/broker.log"
+	grep -q "call evil -> personal te_st: deny" "$QRX/broker.log"
+	grep -q "call evil -> __ test.Cat: deny" "$QRX/broker.log"
+	grep -q "call evil -> personal _x: deny" "$QRX/broker.log"
+	grep -q "call from evil refused: call +x: the name starts with +" "$QRX/broker.log"
+	grep -q "call from evil refused: call a service: no name" "$QRX/broker.log"
+	run grep -c "cut off" "$QRX/broker.log"
+	assert_output 0
+	honest_call
+}
+
+@test "the version-4 trigger is taken on a version-3 link, as Qubes' agents send it" {
+	qrx_policy 'test.Cat * work personal allow' 'test.Cat * evil personal allow'
+	printf 'name = "evil"\n' >"$QRX/xvm/evil.cfg"
+	qrx_broker
+	VCHAN_DOMAIN=9 "$HOSTILE" v4 >"$QRX/answers" 3>&- &
+	QRX_PIDS+=($!)
+	"$XSCTL" write /local/domain/9/name evil
+	"$XSCTL" introduce 9
+	wait_for_line "$QRX/answers" "^connect V4$" 10
+}
+
+@test "odd names on the local sockets are judged too, the daemons go on" {
+	qrx_broker
+	run "$HOSTILE" local-odd "$QRX/agent.work.sock"
+	assert_output closed
+	wait_for_line "$QRX/broker.log" "call work -> a_b_c te_st: deny" 5
+	run "$HOSTILE" local-odd "$QRX/broker.sock"
+	assert_output closed
+	wait_for_line "$QRX/broker.log" "call from dom0 refused: no VM a_b_c" 5
+	honest_call
+}
+
+@test "a second agent or broker refuses to take over a live socket" {
+	qrx_broker
+	run --separate-stderr env VCHAN_DOMAIN=5 "$QMIN_SIM_BIN/qrx-agent" -d --agent-socket "$QRX/agent.work.sock"
+	assert_failure 1
+	assert_equal "$stderr" "qrx-agent: fatal: unable to listen on $QRX/agent.work.sock: a running daemon serves it ($QRX/agent.work.sock.lock is held)"
+	run --separate-stderr env VCHAN_DOMAIN=0 "$QMIN_SIM_BIN/qrx-broker" -d --vm-dir "$QRX/xvm" \
+		--policy-dir "$QRX/policy" --socket "$QRX/broker.sock"
+	assert_failure 1
+	[ -S "$QRX/agent.work.sock" ] && [ -S "$QRX/broker.sock" ] || fail "a socket was removed"
+	honest_call
+	run qrx_call dom0 personal test.Cat <<<"dom0 too"
+	assert_output "dom0 too"
+}
+
+@test "without -d, start-up errors reach the terminal as well as syslog" {
+	touch "$QRX/a-file"
+	run --separate-stderr "$QMIN_SIM_BIN/qrx-agent" --agent-socket "$QRX/a-file/sock"
+	assert_failure 111
+	assert_equal "$stderr" "qrx-agent: fatal: unable to create $QRX/a-file: Not a directory"
+}
+
+@test "the agent makes its runtime directory, and lives through SIGHUP" {
+	VCHAN_DOMAIN=7 "$QMIN_SIM_BIN/qrx-agent" -d --agent-socket "$QRX/run/qubes/agent.sock" 2>"$QRX/hup.log" 3>&- &
+	local agent=$!
+	QRX_PIDS+=("$agent")
+	until [ -S "$QRX/run/qubes/agent.sock" ]; do sleep 0.02; done
+	assert_equal "$(stat -c %a "$QRX/run/qubes")" 755
+	kill -HUP "$agent"
+	wait_for_line "$QRX/hup.log" "SIGHUP: nothing to reload" 5
+	kill -0 "$agent" || fail "SIGHUP killed the agent"
+}
+
+@test "dom0 runs shell commands (qvm-run) and JUST_EXEC; a VM may not" {
+	# No broker here: qrx-dom0 plays dom0's qrexec-daemon and qrexec-client.
+	run env VCHAN_DOMAIN=0 "$QMIN_TEST_BIN/qrx-dom0" 6 'root:echo "$USER runs $0"; exit 4'
+	assert_failure 4
+	assert_output "root runs /bin/sh"
+	local started=$EPOCHSECONDS
+	run env VCHAN_DOMAIN=0 "$QMIN_TEST_BIN/qrx-dom0" --just --port 601 6 "root:sleep 2; touch $QRX/later"
+	assert_success
+	[ $((EPOCHSECONDS - started)) -le 1 ] || fail "JUST_EXEC waited for the command"
+	[ ! -e "$QRX/later" ] || fail "JUST_EXEC ran before it answered?"
+	local tries=0
+	until [ -e "$QRX/later" ]; do
+		tries=$((tries + 1))
+		[ "$tries" -lt 100 ] || fail "the detached command never ran"
+		sleep 0.1
+	done
+	run --separate-stderr env VCHAN_DOMAIN=0 "$QMIN_TEST_BIN/qrx-dom0" --as 5 --port 602 6 "root:touch $QRX/vm-shell"
+	assert_failure 126
+	assert_equal "$stderr" "qrx-agent: a shell command from domain 5: only dom0 may"
+	[ ! -e "$QRX/vm-shell" ] || fail "a VM's shell command ran"
 }
 
 @test "a domain that stops reading is cut off once its backlog is full" {

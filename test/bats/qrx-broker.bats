@@ -44,8 +44,9 @@ evaluate() {
 	assert_output "allow target=personal user=DEFAULT notify=no autostart=yes rule=$POLICY/30-user.policy:1"
 	evaluate work work-files svc
 	assert_failure 2
-	# Candidates by Qubes' reverse scan: the earlier allow of personal counts too.
-	assert_output "ask targets=personal,work-files default_target=work-files user=DEFAULT notify=no autostart=yes rule=$POLICY/30-user.policy:2"
+	# Candidates by Qubes' reverse scan: the earlier allow of personal counts
+	# too, and so does the caller, as in Qubes' engine.
+	assert_output "ask targets=personal,work,work-files default_target=work-files user=DEFAULT notify=no autostart=yes rule=$POLICY/30-user.policy:2"
 	evaluate work sys-net svc
 	assert_failure 1
 	assert_output "deny rule=$POLICY/30-user.policy:3"
@@ -123,6 +124,36 @@ svc * work personal alow
 	assert_failure 100
 	assert_equal "$(grep -c "^$POLICY/40-bad.policy:[0-9]*: " <<<"$stderr")" 3
 	assert_equal "$(tail -n 1 <<<"$stderr")" "qrx-broker: fatal: unable to load the policy: 3 errors"
+	rm "$POLICY/40-bad.policy"
+	echo 'd * work personal alow' >"$POLICY/40-bad.policy"
+	run --separate-stderr "$BROKER" -n --vm-dir "$VMS" --policy-dir "$POLICY"
+	assert_equal "$(tail -n 1 <<<"$stderr")" "qrx-broker: fatal: unable to load the policy: 1 error"
+}
+
+@test "-n checks every option the daemon checks" {
+	echo 'svc * work personal allow' >"$POLICY/30-user.policy"
+	run --separate-stderr "$BROKER" -n --vm-dir "$VMS" --policy-dir "$POLICY" --autostart-timeout abc
+	assert_failure 100
+	assert_equal "$stderr" "qrx-broker: usage: --autostart-timeout needs 1 to 3600 seconds"
+	run --separate-stderr "$BROKER" -n --vm-dir "$VMS" --policy-dir "$POLICY" --ask-program "$BATS_TEST_TMPDIR/none"
+	assert_failure 100
+	assert_equal "$stderr" "qrx-broker: fatal: unable to use --ask-program $BATS_TEST_TMPDIR/none: No such file or directory"
+}
+
+@test "a policy link that leads nowhere is a warning, not silence" {
+	echo 'svc * work personal allow' >"$POLICY/30-user.policy"
+	ln -s "$BATS_TEST_TMPDIR/gone" "$POLICY/20-deny.policy"
+	ln -s 40-loop.policy "$POLICY/40-loop.policy"
+	run --separate-stderr "$BROKER" -n --vm-dir "$VMS" --policy-dir "$POLICY"
+	assert_success
+	assert_output "configuration OK"
+	assert_equal "$stderr" "qrx-broker: warning: policy file skipped: $POLICY/20-deny.policy: not read: No such file or directory
+qrx-broker: warning: policy file skipped: $POLICY/40-loop.policy: not read: Too many levels of symbolic links"
+	xenstore_start
+	"$BROKER" -d --vm-dir "$VMS" --policy-dir "$POLICY" --socket "$BATS_TEST_TMPDIR/broker.sock" \
+		2>"$BATS_TEST_TMPDIR/log" 3>&- &
+	DAEMON=$!
+	wait_for_line "$BATS_TEST_TMPDIR/log" "warning: policy file skipped: $POLICY/20-deny.policy"
 }
 
 @test "hostile files: binary, huge, escaping symlinks, include cycles" {
@@ -166,6 +197,37 @@ svc * work personal alow
 	kill -TERM "$DAEMON"
 	wait "$DAEMON"
 	DAEMON=
+}
+
+@test "one bad line is reported once, however many events its writing raises" {
+	echo 'svc * work personal allow' >"$POLICY/30-user.policy"
+	xenstore_start
+	"$BROKER" -d -v --vm-dir "$VMS" --policy-dir "$POLICY" --socket "$BATS_TEST_TMPDIR/broker.sock" \
+		2>"$BATS_TEST_TMPDIR/log" 3>&- &
+	DAEMON=$!
+	wait_for_line "$BATS_TEST_TMPDIR/log" 'policy loaded'
+	# Several writes, renames and touches of the same broken file.
+	printf 'svc * work ' >"$POLICY/40-broken.policy"
+	printf 'personal alow\n' >>"$POLICY/40-broken.policy"
+	touch "$POLICY/40-broken.policy"
+	cp "$POLICY/40-broken.policy" "$POLICY/.tmp" && mv "$POLICY/.tmp" "$POLICY/40-broken.policy"
+	wait_for_line "$BATS_TEST_TMPDIR/log" 'unable to reload the policy: 1 error'
+	sleep 1
+	assert_equal "$(grep -c 'policy error: .*40-broken.policy:1: invalid action: alow' "$BATS_TEST_TMPDIR/log")" 1
+}
+
+@test "a policy directory removed and made again is followed" {
+	echo 'svc * work personal deny' >"$POLICY/30-user.policy"
+	xenstore_start
+	"$BROKER" -d -v --vm-dir "$VMS" --policy-dir "$POLICY" --socket "$BATS_TEST_TMPDIR/broker.sock" \
+		2>"$BATS_TEST_TMPDIR/log" 3>&- &
+	DAEMON=$!
+	wait_for_line "$BATS_TEST_TMPDIR/log" 'policy loaded: 1 rules'
+	rm -rf "$POLICY"
+	wait_for_line "$BATS_TEST_TMPDIR/log" 'policy reloaded: 0 rules'
+	mkdir "$POLICY"
+	printf '%s\n' 'svc * work personal allow' 'svc * work sys-net allow' >"$POLICY/30-user.policy"
+	wait_for_line "$BATS_TEST_TMPDIR/log" 'policy reloaded: 2 rules' 5
 }
 
 @test "the idle daemon uses no CPU" {

@@ -17,7 +17,9 @@ setup() {
 		'test.Sum * work personal allow' 'test.Big * work personal allow' 'test.Who * work personal allow user=nobody' \
 		'test.Missing * work personal allow' 'test.Kill * work personal allow' 'test.Sock * work personal allow' \
 		'test.Slow * work personal allow' 'test.Time * @anyvm @adminvm allow' 'test.Ask * work personal ask' \
-		'test.Start * work sleeper allow' 'test.Echo * personal work deny'
+		'test.Start * work sleeper allow' 'test.Echo * personal work deny' 'test.Esc * work personal allow' \
+		'test.Quick * work personal allow' 'test.Env * work personal allow' 'test.Usr1 * work personal allow' \
+		'test.Kill1 * work personal allow' 'test.Slow1 * work personal allow'
 	qrx_service personal test.Cat 'exec cat'
 }
 
@@ -43,6 +45,24 @@ hello"
 	assert_equal "$stderr" "qrx-call: warning: request refused"
 	[ ! -e "$QRX/ran" ] || fail "the denied service ran"
 	wait_for_line "$QRX/broker.log" "call personal -> work test.Echo: deny rule=.*:13"
+}
+
+@test "ask goes to --ask-program: its answer allows a target, nothing refuses" {
+	qrx_policy 'test.Cat * work @anyvm ask default_target=personal'
+	cat >"$QRX/ask" <<-ASK
+		#!/bin/sh
+		echo "\$*" >>"$QRX/asked"
+		[ -e "$QRX/say-no" ] || echo personal
+	ASK
+	chmod +x "$QRX/ask"
+	qrx_broker --ask-program "$QRX/ask"
+	run qrx_call work personal test.Cat <<<"asked first"
+	assert_success
+	assert_output "asked first"
+	assert_equal "$(cat "$QRX/asked")" "work personal,work personal test.Cat"
+	touch "$QRX/say-no"
+	run -126 qrx_call work personal test.Cat </dev/null
+	wait_for_line "$QRX/broker.log" "call from work refused: the operator said no"
 }
 
 @test "a call no rule allows, and an ask (headless), are refused" {
@@ -181,6 +201,24 @@ QUIET WORDS"
 	pkill -f "agent.sleeper.sock" || true
 }
 
+@test "a target that cannot be started refuses its waiting calls at once, with the reason" {
+	printf 'name = "sleeper"\n' >"$QRX/xvm/sleeper.cfg"
+	qrx_broker --xvm-start "$QRX/no-such-xvm-start" --autostart-timeout 60
+	local started=$EPOCHSECONDS
+	run -126 qrx_call work sleeper test.Start </dev/null
+	[ $((EPOCHSECONDS - started)) -le 5 ] || fail "the call waited for the timeout"
+	wait_for_line "$QRX/broker.log" "refused: sleeper: could not start it: run $QRX/no-such-xvm-start: No such file or directory"
+	printf '#!/bin/sh\necho "cannot start $1" >&2\nexit 3\n' >"$QRX/failing-start"
+	chmod +x "$QRX/failing-start"
+	kill "$QRX_BROKER_PID"
+	wait "$QRX_BROKER_PID" 2>/dev/null || true
+	qrx_broker --xvm-start "$QRX/failing-start" --autostart-timeout 60
+	started=$EPOCHSECONDS
+	run -126 qrx_call work sleeper test.Start </dev/null
+	[ $((EPOCHSECONDS - started)) -le 5 ] || fail "the call waited for the timeout"
+	wait_for_line "$QRX/broker.log" "refused: sleeper: $QRX/failing-start exited 3"
+}
+
 @test "a domain re-created under a new ID is called again without restarting anything" {
 	qrx_broker
 	run qrx_call work personal test.Cat <<<"first"
@@ -234,8 +272,7 @@ QUIET WORDS"
 	[ $((after - before)) -eq 0 ] || fail "idle processes woke $((after - before)) times in 11 s"
 }
 
-@test "a local program talks to the service; --prefix-data goes first; escapes are filtered on request" {
-	qrx_service personal test.Echo 'read line; echo "got $line"; printf "bell\007\n"'
+@test "a local program talks to the service; --prefix-data goes first" {
 	qrx_broker
 	# The local program writes the service's input and reads its output.
 	run qrx_call work personal test.Cat sh -c 'echo ping; read reply; echo "program heard $reply" >&2'
@@ -244,10 +281,185 @@ QUIET WORDS"
 	run qrx_call work --prefix-data "first " personal test.Cat <<<"second"
 	assert_success
 	assert_output "first second"
-	run qrx_call work -t personal test.Echo <<<"x"
-	assert_output "$(printf 'got x\nbell_')"
-	run qrx_call work -T personal test.Echo <<<"x"
-	assert_output "$(printf 'got x\nbell\007')"
+	run qrx_call work -p "short " personal test.Cat <<<"form"
+	assert_output "short form"
+	run -100 qrx_call work -p a -p b personal test.Cat </dev/null
+}
+
+@test "escapes: -t filters the output, -T the errors, as qrexec-client-vm; C1 controls too" {
+	qrx_service personal test.Esc 'printf "out\033[31m\233\302\233\n"; printf "err\007\n" >&2'
+	qrx_broker
+	run --separate-stderr qrx_call work -t personal test.Esc </dev/null
+	assert_output "out_[31m___"
+	assert_equal "$stderr" "$(printf 'err\007')"
+	run --separate-stderr qrx_call work -T personal test.Esc </dev/null
+	assert_output "$(printf 'out\033[31m\233\302\233')"
+	assert_equal "$stderr" "err_"
+	run --separate-stderr qrx_call work --filter-escape-chars-stdout --filter-escape-chars-stderr personal test.Esc </dev/null
+	assert_output "out_[31m___"
+	assert_equal "$stderr" "err_"
+	run --separate-stderr qrx_call work -t -T --no-filter-escape-chars-stdout --no-filter-escape-chars-stderr personal test.Esc </dev/null
+	assert_output "$(printf 'out\033[31m\233\302\233')"
+}
+
+@test "a bad target or service name is a usage error, not a failed call" {
+	local name
+	for name in 'a/b' 'a b' '+x'; do
+		run -100 qrx_call work personal "$name" </dev/null
+		run -100 qrx_call work "$name" test.Cat </dev/null
+	done
+}
+
+@test "--use-stdin-socket: one socket on fd 0 carries both ways" {
+	qrx_broker
+	run env VCHAN_DOMAIN=5 "$QMIN_TEST_BIN/stdin-socket" "$QMIN_SIM_BIN/qrx-call" \
+		--agent-socket "$QRX/agent.work.sock" --use-stdin-socket personal test.Cat <<<"through one socket"
+	assert_success
+	assert_output "through one socket"
+	run -100 qrx_call work --use-stdin-socket personal test.Cat </dev/null
+}
+
+@test "the exit code survives the service closing before the caller's input is sent" {
+	qrx_service personal test.Quick 'exit 3'
+	qrx_broker
+	local i
+	for i in $(seq 1 20); do
+		run -3 qrx_call work personal test.Quick < <(head -c 5000000 /dev/zero)
+	done
+}
+
+@test "the service gets Qubes' environment, and nothing of the agent's" {
+	qrx_service personal test.Env 'env | sort'
+	qrx_broker
+	run qrx_call work personal test.Env </dev/null
+	assert_success
+	assert_line "QREXEC_REMOTE_DOMAIN=work"
+	assert_line "QREXEC_SERVICE_FULL_NAME=test.Env+"
+	assert_line "QREXEC_SERVICE_ARGUMENT="
+	assert_line "QREXEC_REQUESTED_TARGET_TYPE="
+	assert_line "QREXEC_SERVICE_PATH=$QRX/rpc.personal"
+	assert_line "HOME=/root"
+	assert_line "USER=root"
+	assert_line "LOGNAME=root"
+	assert_line --regexp "^SHELL=/"
+	assert_line --regexp "^QREXEC_AGENT_PID=[0-9]+$"
+	refute_line --partial "BATS_"
+	refute_line --partial "VCHAN_"
+	run qrx_call work personal test.Env+arg </dev/null
+	assert_line "QREXEC_SERVICE_ARGUMENT=arg"
+}
+
+@test "services are looked up in the directories in order, SERVICE+ARG first" {
+	mkdir -p "$QRX/local.personal"
+	printf '#!/bin/sh\necho local\n' >"$QRX/local.personal/test.Echo"
+	chmod +x "$QRX/local.personal/test.Echo"
+	kill "$QRX_AGENT_PID_personal"
+	wait "$QRX_AGENT_PID_personal" 2>/dev/null || true
+	VCHAN_DOMAIN=6 "$QMIN_SIM_BIN/qrx-agent" -d --agent-socket "$QRX/agent.personal.sock" \
+		--rpc-dir "$QRX/local.personal" --rpc-dir "$QRX/rpc.personal" 2>>"$QRX/agent.personal.log" 3>&- &
+	QRX_PIDS+=($!)
+	until [ -S "$QRX/agent.personal.sock" ]; do sleep 0.02; done
+	qrx_service personal test.Echo+x 'echo "etc with arg"'
+	qrx_broker
+	run qrx_call work personal test.Echo </dev/null
+	assert_output "local"
+	run qrx_call work personal test.Echo+x </dev/null
+	assert_output "etc with arg"
+}
+
+@test "a service may ask for one bidirectional socket (SIGUSR1), and the agent lives on" {
+	qrx_service personal test.Usr1 'read line; kill -USR1 "$QREXEC_AGENT_PID"; sleep 0.3; echo "socket says $line" >&0; kill -USR1 "$QREXEC_AGENT_PID"'
+	# A service may even kill what it was given: that ends its own call, nothing more.
+	qrx_service personal test.Kill1 'kill -USR1 "$QREXEC_AGENT_PID"; kill -TERM "$QREXEC_AGENT_PID"; kill -KILL "$QREXEC_AGENT_PID"'
+	qrx_broker
+	run qrx_call work personal test.Usr1 <<<"hello"
+	assert_success
+	assert_output "socket says hello"
+	run -125 qrx_call work personal test.Kill1 </dev/null
+	kill -0 "$QRX_AGENT_PID_personal" || fail "the agent died of its service's signal"
+	run qrx_call work personal test.Cat <<<"still here"
+	assert_output "still here"
+}
+
+@test "a target user that does not exist is said, not reported as a policy refusal" {
+	qrx_policy 'test.Cat * work personal allow user=nosuchuser'
+	qrx_broker
+	run --separate-stderr qrx_call work personal test.Cat <<<"x"
+	assert_failure 126
+	assert_equal "$stderr" "qrx-agent: no user nosuchuser here to run test.Cat+"
+	grep -q "warning: no user nosuchuser here to run test.Cat+" "$QRX/agent.personal.log"
+}
+
+@test "dom0's services honour user= and dom0's default user" {
+	requires root
+	qrx_service dom0 test.Time 'id -un'
+	qrx_policy 'test.Time * work @adminvm allow user=nobody' 'test.Time * personal @adminvm allow'
+	qrx_broker
+	run qrx_call work dom0 test.Time </dev/null
+	assert_success
+	assert_output nobody
+	run qrx_call personal dom0 test.Time </dev/null
+	assert_output root
+}
+
+@test "dom0's services learn what the caller asked for" {
+	qrx_service dom0 test.Time 'echo "$QREXEC_REQUESTED_TARGET_TYPE ${QREXEC_REQUESTED_TARGET:-}${QREXEC_REQUESTED_TARGET_KEYWORD:-}"'
+	qrx_policy 'test.Time * @anyvm @adminvm allow' 'test.Time * @anyvm @default allow target=dom0'
+	qrx_broker
+	run qrx_call work dom0 test.Time </dev/null
+	assert_output "keyword adminvm"
+	run qrx_call work @default test.Time </dev/null
+	assert_output "keyword default"
+}
+
+@test "the terminal's descriptors are non-blocking during a call and as they were after" {
+	qrx_service personal test.Slow1 'sleep 1; echo done'
+	qrx_broker
+	local out="$BATS_TEST_TMPDIR/out"
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	exec 7<>"$BATS_TEST_TMPDIR/in"
+	VCHAN_DOMAIN=5 "$QMIN_SIM_BIN/qrx-call" --agent-socket "$QRX/agent.work.sock" personal test.Slow1 \
+		<&7 >"$out" 2>/dev/null 3>&- &
+	local caller=$!
+	sleep 0.5
+	# O_NONBLOCK is 04000: set on the caller's stdin and stdout descriptions.
+	local flags
+	for fd in 0 1; do
+		flags=$(awk '/^flags:/ { print $2 }' "/proc/$caller/fdinfo/$fd")
+		[ $((8#$flags & 8#4000)) -ne 0 ] || fail "fd $fd is blocking during the call (flags $flags)"
+	done
+	wait "$caller"
+	flags=$(awk '/^flags:/ { print $2 }' "/proc/$$/fdinfo/7")
+	[ $((8#$flags & 8#4000)) -eq 0 ] || fail "the terminal stayed non-blocking (flags $flags)"
+	exec 7<&-
+	assert_equal "$(cat "$out")" "done"
+}
+
+@test "an answer for a caller that left never reaches the next one" {
+	printf 'name = "sleeper"\nxvm_default_user = "root"\n' >"$QRX/xvm/sleeper.cfg"
+	mkdir -p "$QRX/rpc.sleeper"
+	qrx_service sleeper test.A 'echo A'
+	qrx_service sleeper test.B 'echo B'
+	qrx_policy 'test.A * work sleeper allow' 'test.B * work sleeper allow'
+	# xvm-start: the target comes only when the test says so.
+	cat >"$QRX/xvm-start" <<-STUB
+		#!/bin/sh
+		until [ -e "$QRX/go" ]; do sleep 0.05; done
+		"$XSCTL" write /local/domain/8/name "\$1"
+		"$XSCTL" introduce 8
+		VCHAN_DOMAIN=8 exec "$QMIN_SIM_BIN/qrx-agent" -d --agent-socket "$QRX/agent.sleeper.sock" --rpc-dir "$QRX/rpc.sleeper" 2>/dev/null
+	STUB
+	chmod +x "$QRX/xvm-start"
+	qrx_broker
+	# The first caller asks and leaves; the second takes its descriptor number.
+	VCHAN_DOMAIN=5 timeout 1 "$QMIN_SIM_BIN/qrx-call" --agent-socket "$QRX/agent.work.sock" sleeper test.A </dev/null 3>&- || true
+	VCHAN_DOMAIN=5 "$QMIN_SIM_BIN/qrx-call" --agent-socket "$QRX/agent.work.sock" sleeper test.B </dev/null >"$QRX/second" 2>&1 3>&- &
+	local second=$!
+	sleep 0.5
+	touch "$QRX/go"
+	wait "$second"
+	assert_equal "$(cat "$QRX/second")" B
+	pkill -f "agent.sleeper.sock" || true
 }
 
 @test "no agent to ask: exit 125" {

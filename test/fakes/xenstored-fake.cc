@@ -23,7 +23,7 @@ const qmin::ToolSpec kTool = {
     1,
     1};
 
-qmin::Status Run(const qmin::Args& args, qmin::Log& /*log*/, qmin::ExitCode& /*exit_code*/) {
+qmin::Result<int> Run(const qmin::Args& args, qmin::Log& /*log*/) {
   struct sigaction action {};
   action.sa_handler = RequestStop;  // no SA_RESTART: poll() must wake up
   sigaction(SIGTERM, &action, nullptr);
@@ -32,7 +32,7 @@ qmin::Status Run(const qmin::Args& args, qmin::Log& /*log*/, qmin::ExitCode& /*e
   qmin::fake::Server server(args.positionals()[0]);
   if (!server.Listen()) return qmin::SystemError("listen on " + args.positionals()[0], errno);
   if (!server.Run(g_stop)) return qmin::SystemError("serve", errno);
-  return {};
+  return 0;
 }
 
 }  // namespace

@@ -134,7 +134,7 @@ qmin::Status Command(qmin::Xenstore& xs, const std::vector<std::string>& words) 
   return {};
 }
 
-qmin::Status Run(const qmin::Args& args, qmin::Log& /*log*/, qmin::ExitCode& /*exit_code*/) {
+qmin::Result<int> Run(const qmin::Args& args, qmin::Log& /*log*/) {
   if (args.Has("domain")) {
     const char* base = std::getenv("XENSTORED_PATH");
     if (base == nullptr) return qmin::InvalidError("act as a domain", "XENSTORED_PATH is not set");
@@ -143,7 +143,8 @@ qmin::Status Run(const qmin::Args& args, qmin::Log& /*log*/, qmin::ExitCode& /*e
   }
   qmin::Result<qmin::Xenstore> xs = qmin::Xenstore::Open();
   if (!xs) return xs.error();
-  return Command(*xs, args.positionals());
+  if (qmin::Status done = Command(*xs, args.positionals()); !done) return done.error();
+  return 0;
 }
 
 }  // namespace

@@ -1,0 +1,81 @@
+#include "process.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace qmin {
+namespace {
+
+TEST(SpawnTest, AProgramThatDoesNotExistIsAnErrorHereNotAStatusLater) {
+  SpawnOptions options;
+  options.argv = {"/nonexistent/program"};
+  Result<pid_t> pid = Spawn(options);
+  ASSERT_FALSE(pid);
+  EXPECT_EQ(pid.error().exit, ExitCode::kNotFound);
+  EXPECT_EQ(pid.error().Text(), "run /nonexistent/program: No such file or directory");
+  options.argv = {"/etc/passwd"};
+  EXPECT_EQ(Spawn(options).error().exit, ExitCode::kCannotExec);
+}
+
+TEST(SpawnTest, DescriptorsEnvironmentAndStatus) {
+  int out[2];
+  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+  SpawnOptions options;
+  options.argv = {"/bin/sh", "-c", "echo \"$GREETING\"; exit 7"};
+  options.env = std::vector<std::string>{"GREETING=hello"};
+  options.fds = {-1, out[1], 2};
+  Result<pid_t> pid = Spawn(options);
+  ASSERT_TRUE(pid) << pid.error().Text();
+  close(out[1]);
+  char buffer[64] = {};
+  EXPECT_EQ(read(out[0], buffer, sizeof buffer), 6);
+  EXPECT_STREQ(buffer, "hello\n");
+  close(out[0]);
+  int status = 0;
+  waitpid(*pid, &status, 0);
+  EXPECT_EQ(ExitStatusOf(status), 7);
+}
+
+TEST(SpawnTest, AChildStartsWithSignalsUnblocked) {
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGTERM);
+  sigprocmask(SIG_BLOCK, &blocked, nullptr);
+  SpawnOptions options;
+  options.argv = {"/bin/sh", "-c", "kill -TERM $$; sleep 5"};
+  Result<pid_t> pid = Spawn(options);
+  sigprocmask(SIG_UNBLOCK, &blocked, nullptr);
+  ASSERT_TRUE(pid);
+  int status = 0;
+  waitpid(*pid, &status, 0);
+  EXPECT_EQ(ExitStatusOf(status), 128 + SIGTERM);
+}
+
+TEST(AccountTest, ReadFromPasswdAndGroup) {
+  testing::ScopedTempDir root;
+  mkdir((root / "etc").c_str(), 0755);
+  std::ofstream(root / "etc/passwd") << "root:x:0:0:root:/root:/bin/sh\n"
+                                        "alice:x:1000:1000::/home/alice:/bin/bash\n";
+  std::ofstream(root / "etc/group") << "alice:x:1000:\nwheel:x:10:bob,alice\n";
+  Result<Account> alice = LookUpAccount("alice", root.path());
+  ASSERT_TRUE(alice);
+  EXPECT_EQ(alice->uid, 1000U);
+  EXPECT_EQ(alice->home, "/home/alice");
+  EXPECT_EQ(alice->shell, "/bin/bash");
+  EXPECT_EQ(alice->groups, (std::vector<gid_t>{1000, 10}));
+  Result<Account> nobody = LookUpAccount("mallory", root.path());
+  ASSERT_FALSE(nobody);
+  EXPECT_EQ(nobody.error().exit, ExitCode::kRefused);
+  EXPECT_EQ(nobody.error().Text(), "find user \"mallory\": no such user");
+}
+
+}  // namespace
+}  // namespace qmin
