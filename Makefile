@@ -10,8 +10,8 @@ DESTDIR   ?=
 CXX       ?= g++
 SANITIZE  ?= 0
 
-TOOLS     := mkxendev qrx-agent qrx-broker qrx-call vif-route
-SBIN_TOOLS := mkxendev qrx-agent qrx-broker
+TOOLS     := mkxendev qrx-agent qrx-broker qrx-call vif-route xvm-start
+SBIN_TOOLS := mkxendev qrx-agent qrx-broker xvm-start
 # vif-route is a hotplug script: it goes to /etc/xen/scripts, where xl looks.
 
 LIB_SRCS  := lib/cli.cc lib/device_nodes.cc lib/error.cc lib/event_loop.cc \
@@ -19,7 +19,9 @@ LIB_SRCS  := lib/cli.cc lib/device_nodes.cc lib/error.cc lib/event_loop.cc \
              lib/netlink.cc lib/policy.cc lib/policy_eval.cc lib/policy_rule.cc lib/policy_store.cc lib/process.cc \
              lib/qrx_agent.cc lib/qrx_ask.cc lib/qrx_broker.cc lib/qrx_call.cc lib/qrx_channel.cc lib/qrx_data.cc \
              lib/qrx_domains.cc lib/qrx_proto.cc lib/qrx_runner.cc lib/qrx_service.cc lib/rate_limit.cc \
-             lib/text.cc lib/unix_socket.cc lib/vif_route.cc lib/vm_facts.cc lib/xenstore.cc lib/xenstore_watcher.cc lib/xlcfg.cc
+             lib/text.cc lib/unix_socket.cc lib/vif_route.cc lib/vm_facts.cc lib/xen_host.cc lib/xenstore.cc \
+             lib/xenstore_watcher.cc lib/xl_jobs.cc lib/xlcfg.cc lib/xvm_graph.cc lib/xvm_run.cc lib/xvm_start.cc \
+             lib/xvm_starter.cc lib/xvm_stopper.cc
 TEST_SRCS := lib/cli_test.cc lib/device_nodes_test.cc lib/error_test.cc lib/event_loop_test.cc \
              lib/files_test.cc lib/ipaddr_test.cc lib/log_test.cc lib/misc_devices_test.cc \
              lib/mkxendev_test.cc lib/mounts_test.cc lib/policy_eval_test.cc lib/policy_test.cc lib/process_test.cc \

@@ -44,7 +44,7 @@ LoadReport LoadPolicySources(const PolicySources& sources, Policy& policy,
   LoadReport report;
   ParsedPolicy parsed = LoadPolicy(sources.policy_dirs, {}, sources.legacy_dir);
   for (const PolicyError& error : parsed.errors) report.errors.push_back(FormatPolicyError(error));
-  VmLoad vms = LoadVmFacts(sources.vm_dir);
+  VmFactsLoad vms = LoadVmFacts(sources.vm_dir);
   for (const std::string& error : vms.errors) report.errors.push_back(error);
   report.rules = parsed.rules.size();
   report.files = parsed.files;

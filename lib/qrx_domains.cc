@@ -3,17 +3,15 @@
 #include <sys/epoll.h>
 
 #include <algorithm>
-#include <set>
 
 #include "text.h"
-#include "vm_facts.h"
+#include "xen_host.h"
 
 namespace qmin::qrx {
 namespace {
 
 constexpr int kFirstBackoffMs = 50;
 constexpr int kMaxBackoffMs = 2000;
-constexpr unsigned kMaxDomainId = 0x7fef;
 constexpr char kDomainsToken[] = "domains";
 constexpr char kAgentToken[] = "agent:";
 
@@ -77,20 +75,12 @@ void DomainTable::OnWatchEvents() {
 // Which domains exist now: a domain is followed from the moment xenstore
 // has its name, and forgotten when its directory is gone.
 void DomainTable::Rescan() {
-  Result<std::vector<std::string>> ids = xs_->Directory("/local/domain");
-  if (!ids) return log_.Warning(ids.error());
-  std::set<unsigned> present;
-  for (const std::string& text : *ids) {
-    const auto id = ParseUnsigned(text, kMaxDomainId);
-    if (!id || *id == 0) continue;
-    Result<std::string> name = xs_->Read("/local/domain/" + text + "/name");
-    if (!name || !IsValidVmName(*name) || *name == kAdminVmName) continue;
-    present.insert(static_cast<unsigned>(*id));
-    Add(static_cast<unsigned>(*id), *name);
-  }
+  Result<std::map<unsigned, std::string>> names = ReadDomainNames(*xs_);
+  if (!names) return log_.Warning(names.error());
+  for (const auto& [id, name] : *names) Add(id, name);
   std::vector<unsigned> gone;
   for (const auto& [id, domain] : domains_)
-    if (present.count(id) == 0) gone.push_back(id);
+    if (names->count(id) == 0) gone.push_back(id);
   for (unsigned id : gone) Drop(id);
 }
 

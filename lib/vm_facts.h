@@ -1,10 +1,13 @@
-// What the policy knows about VMs (names, types, tags), from the VM
-// definitions in /etc/xvm/<name>.cfg (DESIGN.md §3 xvm-start). dom0 is the
-// AdminVM and needs no file.
+// The VM definitions in /etc/xvm/<name>.cfg (DESIGN.md §3 xvm-start), read
+// once here for xvm-start and for the policy: an ordinary xl.cfg(5) file,
+// whose `name` equals the file's name, plus qmin's xvm_* keys. The policy
+// takes the facts (type, tags, default user); xvm-start the rest. dom0 is
+// the AdminVM and needs no file.
 #ifndef QMIN_LIB_VM_FACTS_H_
 #define QMIN_LIB_VM_FACTS_H_
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -23,17 +26,58 @@ struct VmFacts {
 
 using VmTable = std::map<std::string, VmFacts>;
 
+/// What xl will build, as xl reads `type` (and `builder`).
+enum class DomainType { kPv, kPvh, kHvm };
+/// What "up" means for xvm-start.
+enum class WaitFor { kRunning, kHotplug, kQrx };
+
+struct VifSpec {
+  std::string backend;  ///< backend=NAME, or "" for dom0
+};
+
+struct VmDefinition {
+  std::string name;
+  std::string path;  ///< the file
+  VmFacts facts;
+  bool autostart = false;            ///< xvm_autostart
+  std::vector<std::string> after;    ///< xvm_after
+  WaitFor wait = WaitFor::kRunning;  ///< xvm_wait
+  unsigned timeout = 60;             ///< xvm_timeout, seconds
+  DomainType type = DomainType::kPv;
+  std::vector<std::string> pci;
+  std::string kernel;
+  std::string ramdisk;
+  std::vector<VifSpec> vifs;
+  /// xvm_after, then each vif backend not named there: the VMs that must
+  /// be up before this one is created.
+  std::vector<std::string> Dependencies() const;
+};
+
 /// True for a usable VM name: [A-Za-z][A-Za-z0-9_.-]*, at most 31 characters
 /// (Qubes' rule for qube names).
 bool IsValidVmName(std::string_view name);
 
+/// xl's reading of `type` (a prefix of hvm, pv or pvh; empty means hvm) and
+/// of `builder` when there is no type; neither is PV on x86.
+/// `type` is nullopt when the file has no type key.
+Result<DomainType> ParseDomainType(const std::optional<std::string>& type,
+                                   const std::string& builder);
+std::string_view DomainTypeName(DomainType type);
+
 /// Reads every DIR/*.cfg. All problems are collected (each "file: reason");
-/// any problem means the table must not be trusted.
+/// any problem means the definitions must not be trusted.
 struct VmLoad {
+  std::map<std::string, VmDefinition> vms;
+  std::vector<std::string> errors;
+};
+VmLoad LoadVmDefinitions(const std::string& dir);
+
+/// The policy's view: the facts of every VM, dom0 included.
+struct VmFactsLoad {
   VmTable vms;
   std::vector<std::string> errors;
 };
-VmLoad LoadVmFacts(const std::string& dir);
+VmFactsLoad LoadVmFacts(const std::string& dir);
 
 }  // namespace qmin
 

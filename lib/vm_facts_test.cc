@@ -63,7 +63,7 @@ class VmFactsTest : public ::testing::Test {
 };
 
 TEST_F(VmFactsTest, Dom0IsAlwaysThereAsTheAdminVm) {
-  VmLoad load = LoadVmFacts(dir_ / "none");
+  VmFactsLoad load = LoadVmFacts(dir_ / "none");
   EXPECT_TRUE(load.errors.empty());
   ASSERT_EQ(load.vms.count("dom0"), 1U);
   EXPECT_EQ(load.vms["dom0"].type, "AdminVM");
@@ -73,7 +73,7 @@ TEST_F(VmFactsTest, NamesTypesAndTags) {
   Write("work.cfg", "name = \"work\"\nxvm_tags = [\"work\", \"mail\"]\n");
   Write("sys-net.cfg", "name = \"sys-net\"\nxvm_type = \"NetVM\"\npci = ['00:03.0']\n");
   Write("notes.txt", "ignored");
-  VmLoad load = LoadVmFacts(dir_.path());
+  VmFactsLoad load = LoadVmFacts(dir_.path());
   EXPECT_TRUE(load.errors.empty());
   EXPECT_EQ(load.vms.size(), 3U);
   EXPECT_EQ(load.vms["work"].type, "AppVM");
@@ -86,12 +86,65 @@ TEST_F(VmFactsTest, ProblemsAreAllCollected) {
   Write("dom0.cfg", "name = \"dom0\"\n");
   Write("bad.cfg", "name = \"bad\"\nxvm_tags = \"work\"\n");
   Write("evil.cfg", "name = \"evil\"\nxvm_type = \"AdminVM\"\n");
-  VmLoad load = LoadVmFacts(dir_.path());
+  VmFactsLoad load = LoadVmFacts(dir_.path());
   EXPECT_EQ(load.errors, (std::vector<std::string>{
                              (dir_ / "bad.cfg") + ": xvm_tags must be a list",
                              (dir_ / "dom0.cfg") + ": \"dom0\" is not a valid VM name",
                              (dir_ / "evil.cfg") + ": xvm_type AdminVM belongs to dom0 alone",
                              (dir_ / "work.cfg") + ": name must be \"work\", as the file is called",
+                         }));
+}
+
+TEST_F(VmFactsTest, TheStartKeysOfXvmStart) {
+  Write("net-vm.cfg",
+        "name = \"net-vm\"\ntype = \"pv\"\npci = [ \"0000:00:03.0\" ]\nxvm_autostart = 1\n"
+        "xvm_wait = \"qrx\"\nxvm_timeout = 90\nkernel = \"/k\"\nramdisk = \"/r\"\n");
+  Write("work.cfg",
+        "name = \"work\"\ntype = \"pvh\"\nvif = [ \"ip=10.0.0.5,backend=net-vm\", \"mac=x\" ]\n"
+        "xvm_after = [ \"vault\", \"net-vm\" ]\n");
+  Write("vault.cfg", "name = \"vault\"\nbuilder = \"hvm\"\n");
+  VmLoad load = LoadVmDefinitions(dir_.path());
+  ASSERT_TRUE(load.errors.empty()) << load.errors[0];
+  const VmDefinition& net = load.vms["net-vm"];
+  EXPECT_TRUE(net.autostart);
+  EXPECT_EQ(net.wait, WaitFor::kQrx);
+  EXPECT_EQ(net.timeout, 90U);
+  EXPECT_EQ(net.type, DomainType::kPv);
+  EXPECT_EQ(net.pci, std::vector<std::string>{"0000:00:03.0"});
+  EXPECT_EQ(net.kernel, "/k");
+  const VmDefinition& work = load.vms["work"];
+  EXPECT_EQ(work.type, DomainType::kPvh);
+  EXPECT_FALSE(work.autostart);
+  EXPECT_EQ(work.wait, WaitFor::kRunning);
+  EXPECT_EQ(work.Dependencies(), (std::vector<std::string>{"vault", "net-vm"}));
+  EXPECT_EQ(load.vms["vault"].type, DomainType::kHvm);
+}
+
+TEST(DomainTypeTest, AsXlReadsIt) {
+  const std::pair<std::optional<std::string>, DomainType> cases[] = {
+      {"pv", DomainType::kPv},         {"p", DomainType::kPv},  {"pvh", DomainType::kPvh},
+      {"hvm", DomainType::kHvm},       {"h", DomainType::kHvm}, {"", DomainType::kHvm},
+      {std::nullopt, DomainType::kPv},
+  };
+  for (const auto& [type, expected] : cases) EXPECT_EQ(*ParseDomainType(type, ""), expected);
+  EXPECT_EQ(*ParseDomainType(std::nullopt, "hvm"), DomainType::kHvm);
+  EXPECT_EQ(ParseDomainType("pvhx", "").error().reason,
+            "type must be pv, pvh or hvm, not \"pvhx\"");
+}
+
+TEST_F(VmFactsTest, StartKeysAreChecked) {
+  Write("a.cfg", "name = \"a\"\nxvm_autostart = 2\n");
+  Write("b.cfg", "name = \"b\"\nxvm_wait = \"soon\"\n");
+  Write("c.cfg", "name = \"c\"\nxvm_timeout = 0\n");
+  Write("d.cfg", "name = \"d\"\nxvm_after = [ \"a b\" ]\n");
+  Write("e.cfg", "name = \"e\"\nvif = [ \"backend=../x\" ]\n");
+  VmLoad load = LoadVmDefinitions(dir_.path());
+  EXPECT_EQ(load.errors, (std::vector<std::string>{
+                             (dir_ / "a.cfg") + ": xvm_autostart must be 0 or 1",
+                             (dir_ / "b.cfg") + ": xvm_wait must be running, hotplug or qrx",
+                             (dir_ / "c.cfg") + ": xvm_timeout must be 1 to 3600 seconds",
+                             (dir_ / "d.cfg") + ": invalid VM name \"a b\" in xvm_after",
+                             (dir_ / "e.cfg") + ": invalid vif backend \"../x\"",
                          }));
 }
 

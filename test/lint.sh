@@ -14,7 +14,7 @@ mapfile -t tidy < <(printf '%s\n' "${cxx[@]}" | grep '\.cc$' | grep -v '_test\.c
 clang-tidy --quiet "${tidy[@]}" -- -std=c++20 -iquote lib -iquote test/fakes 2>/dev/null ||
 	{ note "clang-tidy failed"; failed=1; }
 
-mapfile -t scripts < <(git ls-files '.ci/run' '*.sh' '*.bash' '*.bats' 'init.d/*' 'hotplug/*' 2>/dev/null)
+mapfile -t scripts < <(git ls-files '.ci/run' '*.sh' '*.bash' '*.bats' 'init.d/*' 'hotplug/*' 'test/fakes/xl' 2>/dev/null)
 shellcheck -x "${scripts[@]}" || { note "shellcheck failed"; failed=1; }
 
 pages=(man/*.[0-9])

@@ -1,0 +1,73 @@
+// xvm-start: start VMs from /etc/xvm in dependency order and report their
+// domain IDs, or stop them the other way round.
+#include <unistd.h>
+
+#include "cli.h"
+#include "text.h"
+#include "xvm_start.h"
+
+namespace {
+
+// clang-format off
+const qmin::ToolSpec kTool = {
+    "xvm-start",
+    "[-hnv] [--vm-dir DIR] [--xl PATH] [--sys DIR] (--autostart | NAME...) | "
+    "--stop [-hnv] [--vm-dir DIR] [--xl PATH] [--timeout SECONDS] (--all | NAME...)",
+    "Start VMs in dependency order and wait until each is up; print NAME DOMID for each.",
+    {
+        {"all",       0,   "",        "with --stop: every defined VM that runs"},
+        {"autostart", 0,   "",        "every VM with xvm_autostart = 1, and what it needs"},
+        {"dry-run",   'n', "",        "print the order and do nothing"},
+        {"stop",      0,   "",        "shut the VMs down, dependents first"},
+        {"sys",       0,   "DIR",     "where hypervisor/version is read (default /sys)"},
+        {"timeout",   0,   "SECONDS", "with --stop: how long a clean shutdown may take (default 60)"},
+        {"vm-dir",    0,   "DIR",     "VM definitions (default /etc/xvm)"},
+        {"xl",        0,   "PATH",    "the host's xl (default /usr/sbin/xl)"},
+    },
+    0, 1000,
+};
+// clang-format on
+
+qmin::Result<qmin::XvmOptions> Options(const qmin::Args& args) {
+  qmin::XvmOptions options;
+  options.vm_dir = args.Get("vm-dir", options.vm_dir);
+  options.xl = args.Get("xl", options.xl);
+  options.sys = args.Get("sys", options.sys);
+  options.names = args.positionals();
+  options.autostart = args.Has("autostart");
+  options.stop = args.Has("stop");
+  options.all = args.Has("all");
+  options.dry_run = args.Has("dry-run");
+  if (args.Has("timeout")) {
+    const auto seconds = qmin::ParseUnsigned(args.Get("timeout"), 3600);
+    if (!seconds || *seconds == 0) return qmin::UsageError("--timeout needs 1 to 3600 seconds");
+    options.stop_timeout = static_cast<unsigned>(*seconds);
+  }
+  const bool named = !options.names.empty();
+  if (options.stop ? (options.autostart || named == options.all)
+                   : (options.all || named == options.autostart))
+    return qmin::UsageError(options.stop ? "--stop needs --all or VM names"
+                                         : "needs --autostart or VM names");
+  if (!options.stop && args.Has("timeout")) return qmin::UsageError("--timeout goes with --stop");
+  return options;
+}
+
+qmin::Result<int> Run(const qmin::Args& args, qmin::Log& log) {
+  qmin::Result<qmin::XvmOptions> options = Options(args);
+  if (!options) return options.error();
+  qmin::Result<qmin::VmMap> vms = qmin::LoadXvmDefinitions(*options, log);
+  if (!vms) return vms.error();
+  qmin::Result<std::vector<std::string>> plan = qmin::PlanXvm(*options, *vms);
+  if (!plan) return plan.error();
+  if (options->dry_run) {
+    for (const std::string& name : *plan) qmin::WriteLine(STDOUT_FILENO, name);
+    return 0;
+  }
+  return qmin::RunXvm(*options, *vms, *plan, log, [](const std::string& name, unsigned domid) {
+    qmin::WriteLine(STDOUT_FILENO, name + " " + std::to_string(domid));
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return qmin::RunTool(kTool, argc, argv, Run); }

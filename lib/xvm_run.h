@@ -1,0 +1,116 @@
+// The two runs of xvm-start on an event loop: Starter brings VMs up in
+// dependency order, Stopper takes them down the other way round. Both run
+// xl through XlJobs and follow domains through xenstore watches.
+#ifndef QMIN_LIB_XVM_RUN_H_
+#define QMIN_LIB_XVM_RUN_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "event_loop.h"
+#include "log.h"
+#include "xenstore.h"
+#include "xenstore_watcher.h"
+#include "xl_jobs.h"
+#include "xvm_start.h"
+
+namespace qmin {
+
+/// What both runs share: xl, xenstore, the watcher and the signals.
+class XvmRun {
+ public:
+  XvmRun(EventLoop& loop, Log& log, const XvmOptions& options, const VmMap& vms);
+  virtual ~XvmRun() = default;
+  XvmRun(const XvmRun&) = delete;
+  XvmRun& operator=(const XvmRun&) = delete;
+
+  /// Connects, takes stock of running domains, and starts work.
+  Status Begin();
+  /// 0 when everything went as asked, 1 otherwise.
+  int status() const { return failed_ ? 1 : 0; }
+
+ protected:
+  virtual void Launch() = 0;
+  virtual void OnDomainsChanged() = 0;
+  virtual void OnWatch(const std::string& name) = 0;
+  virtual bool Done() const = 0;
+  void MaybeDone();
+  Status Watch(const std::string& path, const std::string& name);
+  void Unwatch(const std::string& path, const std::string& name);
+  std::map<unsigned, std::string> DomainNames();
+
+  EventLoop& loop_;
+  Log& log_;
+  const XvmOptions& options_;
+  const VmMap& vms_;
+  XlJobs xl_;
+  std::unique_ptr<Xenstore> xs_;
+  std::unique_ptr<XenstoreWatcher> watcher_;
+  bool failed_ = false;
+
+ private:
+  void OnEvents();
+  void Reap();
+};
+
+class Starter : public XvmRun {
+ public:
+  Starter(EventLoop& loop, Log& log, const XvmOptions& options, const VmMap& vms,
+          std::vector<std::string> plan, UpReport up);
+
+ private:
+  enum class State { kWaiting, kCreating, kReadying, kUp, kFailed, kSkipped };
+  struct Vm {
+    State state = State::kWaiting;
+    unsigned domid = 0;
+    EventLoop::TimerId deadline = 0;
+    std::vector<std::string> watched;
+  };
+  void Launch() override;
+  void OnDomainsChanged() override;
+  void OnWatch(const std::string& name) override;
+  bool Done() const override;
+  std::string Preflight(const VmDefinition& vm) const;
+  void Create(const std::string& name);
+  void OnCreated(const std::string& name, int status, const std::string& said);
+  void Await(const std::string& name);
+  void Check(const std::string& name);
+  std::string Missing(const std::string& name, bool& failed);
+  void Up(const std::string& name);
+  void Fail(const std::string& name, const std::string& why);
+  void StopWaiting(Vm& vm, const std::string& name);
+
+  std::vector<std::string> plan_;
+  UpReport up_;
+  std::map<std::string, Vm> state_;
+};
+
+class Stopper : public XvmRun {
+ public:
+  Stopper(EventLoop& loop, Log& log, const XvmOptions& options, const VmMap& vms,
+          std::vector<std::string> plan);
+
+ private:
+  struct Vm {
+    bool running = false;
+    bool stopping = false;
+    pid_t shutdown = -1;
+    EventLoop::TimerId deadline = 0;
+  };
+  void Launch() override;
+  void OnDomainsChanged() override;
+  void OnWatch(const std::string&) override {}
+  bool Done() const override;
+  void Stop(const std::string& name);
+  void Destroy(const std::string& name);
+  void Gone(const std::string& name);
+
+  std::vector<std::string> plan_;
+  std::map<std::string, Vm> state_;
+};
+
+}  // namespace qmin
+
+#endif  // QMIN_LIB_XVM_RUN_H_

@@ -1,0 +1,228 @@
+#!/usr/bin/env bats
+# xvm-start against a double of xl (test/fakes/xl) that keeps its domains
+# in the xenstore double, and real qrx-agents (simulation build) for VMs
+# that wait for qrx.
+# bats file_tags=tool:xvm-start
+# Bats sets $stderr.
+# shellcheck disable=SC2154
+
+load test_helper
+
+setup() {
+	XVM="$QMIN_BIN/xvm-start"
+	VMS="$BATS_TEST_TMPDIR/xvm"
+	export XL_FAKE_DIR="$BATS_TEST_TMPDIR/xl" XSCTL QMIN_SIM_BIN
+	export VCHAN_SOCKET_DIR="$BATS_TEST_TMPDIR/vchan"
+	mkdir -p "$VMS" "$XL_FAKE_DIR" "$VCHAN_SOCKET_DIR" "$BATS_TEST_TMPDIR/sys/hypervisor/version"
+	echo 4 >"$BATS_TEST_TMPDIR/sys/hypervisor/version/major"
+	echo 17 >"$BATS_TEST_TMPDIR/sys/hypervisor/version/minor"
+	xenstore_start
+}
+
+teardown() {
+	local pid
+	for pid in "$XL_FAKE_DIR"/agent.*.pid; do [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null; done
+	xenstore_stop
+}
+
+# vm NAME [LINE...]: a definition with a kernel that exists.
+vm() {
+	local name=$1
+	shift
+	printf 'name = "%s"\nmemory = 128\n' "$name" >"$VMS/$name.cfg"
+	printf '%s\n' "$@" >>"$VMS/$name.cfg"
+}
+
+xvm() {
+	run --separate-stderr "$XVM" --vm-dir "$VMS" --xl "$QMIN_ROOT/test/fakes/xl" \
+		--sys "$BATS_TEST_TMPDIR/sys" "$@"
+}
+
+# created: the VMs xl created, in the order it finished creating them.
+created() { sed -n 's/^create \([^ ]*\) end .*/\1/p' "$XL_FAKE_DIR/log" 2>/dev/null | tr '\n' ' '; }
+
+@test "-h prints usage on stdout; every option is in the man page" {
+	run --separate-stderr "$XVM" -h
+	assert_success
+	assert_line --index 0 --partial "usage: xvm-start"
+	local option
+	while IFS= read -r option; do
+		grep -q -- "Fl Fl ${option#--}" "$QMIN_ROOT/man/xvm-start.8" || fail "$option is not in man/xvm-start.8"
+	done < <(grep -oE -- '--[a-z-]+' <<<"$output" | sort -u)
+}
+
+@test "-n prints a valid start order, what a vif's backend is counting as a dependency" {
+	vm net-vm 'xvm_autostart = 1'
+	vm sa-vm
+	vm workload 'vif = [ "ip=10.137.0.10,backend=net-vm" ]' 'xvm_after = [ "sa-vm" ]' 'xvm_autostart = 1'
+	vm idle
+	xvm -n --autostart
+	assert_success
+	assert_output "$(printf 'net-vm\nsa-vm\nworkload')"
+	xvm -n workload
+	assert_output "$(printf 'sa-vm\nnet-vm\nworkload')"
+	[ ! -e "$XL_FAKE_DIR/log" ] || fail "-n created something"
+}
+
+@test "an unknown dependency or a cycle is exit 100, named whole, and nothing is created" {
+	vm a 'xvm_after = [ "ghost" ]' 'xvm_autostart = 1'
+	xvm --autostart
+	assert_failure 100
+	assert_equal "$stderr" "xvm-start: fatal: unable to order the VMs: a is after ghost, which is no VM"
+	vm a 'xvm_after = [ "b" ]'
+	vm b 'vif = [ "backend=c" ]'
+	vm c 'xvm_after = [ "a" ]' 'xvm_autostart = 1'
+	xvm c
+	assert_failure 100
+	assert_equal "$stderr" "xvm-start: fatal: unable to order the VMs: a dependency cycle: a -> b -> c -> a"
+	xvm no-such-vm
+	assert_failure 100
+	[ ! -e "$XL_FAKE_DIR/log" ] || fail "something was created: $(cat "$XL_FAKE_DIR/log")"
+}
+
+@test "--autostart starts what it needs first, in parallel where it can, and prints NAME DOMID" {
+	vm net-vm 'xl_fake_delay = "1"'
+	vm sa-vm 'xl_fake_delay = "1"'
+	vm workload 'vif = [ "backend=net-vm" ]' 'xvm_after = [ "sa-vm" ]' 'xvm_autostart = 1' 'xvm_wait = "hotplug"'
+	vm other
+	local started=$EPOCHREALTIME
+	xvm --autostart
+	assert_success
+	assert_equal "${#lines[@]}" 3
+	assert_line --regexp '^net-vm [0-9]+$'
+	assert_line --regexp '^sa-vm [0-9]+$'
+	assert_line --index 2 --regexp '^workload [0-9]+$'
+	# net-vm and sa-vm (1 s each) were created side by side, workload after both.
+	local elapsed=$(((${EPOCHREALTIME/./} - ${started/./}) / 1000))
+	[ "$elapsed" -lt 1900 ] || fail "took $elapsed ms: the two were not created in parallel"
+	assert_equal "$(sed -n 3p "$XL_FAKE_DIR/log" | cut -d ' ' -f 1-2)" "create net-vm" ||
+		assert_equal "$(sed -n 3p "$XL_FAKE_DIR/log" | cut -d ' ' -f 1-2)" "create sa-vm"
+	assert_equal "$(tail -n 1 "$XL_FAKE_DIR/log" | cut -d ' ' -f 1-3)" "create workload end"
+	assert_equal "$(grep -c '^create .* start' "$XL_FAKE_DIR/log")" 3
+}
+
+@test "a VM that runs already is not created again, and reported" {
+	vm net-vm 'xvm_autostart = 1'
+	xvm net-vm
+	assert_success
+	local first=$output
+	xvm --autostart
+	assert_success
+	assert_output "$first"
+	assert_equal "$(grep -c 'create net-vm start' "$XL_FAKE_DIR/log")" 1
+	assert_equal "$stderr" "xvm-start: notice: net-vm is running already, as domain ${first#net-vm }"
+}
+
+@test "pci= with type pvh is refused before create; its dependents are skipped, the rest start" {
+	vm net-vm 'type = "pvh"' 'pci = [ "0000:00:03.0" ]'
+	vm workload 'vif = [ "backend=net-vm" ]'
+	vm other
+	xvm workload other
+	assert_failure 1
+	assert_output --regexp '^other [0-9]+$'
+	grep -q 'xvm-start: error: unable to start net-vm: it has pci= but type "pvh": libxl refuses PCI passthrough to PVH guests on x86; make it type = "pv"' <<<"$stderr"
+	grep -q "xvm-start: error: unable to start workload: it needs net-vm, which did not start" <<<"$stderr"
+	assert_equal "$(created)" "other "
+}
+
+@test "a create that fails in a chain skips what follows; the version trap is explained" {
+	vm a
+	vm b 'xvm_after = [ "a" ]' 'xl_fake_fail = "Permission denied"'
+	vm c 'xvm_after = [ "b" ]'
+	vm d
+	xvm c d
+	assert_failure 1
+	assert_line --regexp '^a [0-9]+$'
+	assert_line --regexp '^d [0-9]+$'
+	refute_line --regexp '^c '
+	grep -q 'unable to start b: xl create exited 3: libxl: error: .*cannot make domain: -3' <<<"$stderr"
+	grep -q "unable to start c: it needs b, which did not start" <<<"$stderr"
+	echo 19 >"$BATS_TEST_TMPDIR/sys/hypervisor/version/minor"
+	xvm b
+	assert_failure 1
+	grep -q 'warning: the hypervisor is Xen 4.19 but xl.s toolstack is Xen 4.17' <<<"$stderr"
+	grep -q 'unable to start b: xl create was refused with "Permission denied": the hypervisor is Xen 4.19 but xl.s toolstack is Xen 4.17, and Xen refuses a toolstack of another version' <<<"$stderr"
+}
+
+@test "hotplug: up once every vif is connected; a hotplug error fails at once and the VM goes" {
+	vm net-vm
+	vm client 'vif = [ "backend=net-vm", "ip=10.0.0.2" ]' 'xvm_wait = "hotplug"' 'xl_fake_hotplug_delay = "1"'
+	xvm client
+	assert_success
+	assert_line --regexp '^client [0-9]+$'
+	vm broken 'vif = [ "backend=net-vm" ]' 'xvm_wait = "hotplug"' 'xl_fake_hotplug = "error"' 'xvm_timeout = 30'
+	local started=$EPOCHSECONDS
+	xvm broken
+	assert_failure 1
+	[ $((EPOCHSECONDS - started)) -lt 10 ] || fail "waited for the timeout"
+	grep -q "unable to start broken: vif0's hotplug failed: ip= is missing" <<<"$stderr"
+	wait_for_line "$XL_FAKE_DIR/log" "^destroy broken"
+}
+
+@test "a VM that is not up in xvm_timeout fails with what it lacked" {
+	vm slow 'vif = [ "ip=10.0.0.3" ]' 'xvm_wait = "hotplug"' 'xl_fake_hotplug_delay = "5"' 'xvm_timeout = 1'
+	xvm slow
+	assert_failure 1
+	grep -q "unable to start slow: not up within 1 s: vif0 (/local/domain/0/backend/vif/[0-9]*/0) is not connected yet" <<<"$stderr"
+}
+
+@test "qrx: up once the VM's agent serves its control channel" {
+	vm vault 'xvm_wait = "qrx"'
+	xvm vault
+	assert_success
+	assert_line --regexp '^vault [0-9]+$'
+	local id=${output#vault }
+	"$XSCTL" read "/local/domain/$id/data/vchan/0/512/event-channel"
+}
+
+@test "--stop: dependents first, a clean shutdown, then destroy after the timeout" {
+	vm net-vm
+	vm workload 'vif = [ "backend=net-vm" ]'
+	vm stuck 'xvm_after = [ "net-vm" ]' 'xl_fake_hang = "1"'
+	xvm workload stuck
+	assert_success
+	xvm --stop --timeout 1 net-vm
+	assert_success
+	run grep -E '^(shutdown|destroy) ' "$XL_FAKE_DIR/log"
+	# workload and stuck go before net-vm; stuck only by destroy.
+	assert_equal "$(tail -n 1 <<<"$output" | cut -d ' ' -f 1-2)" "shutdown net-vm"
+	grep -q '^shutdown stuck hangs' <<<"$output"
+	grep -q '^destroy stuck' <<<"$output"
+	grep -q "warning: stuck did not shut down within 1 s: destroying it" <<<"$stderr"
+	run "$XSCTL" ls /local/domain
+	assert_output ""
+}
+
+@test "a stopped VM is started by the broker's autostart, with the real xvm-start" {
+	xenstore_stop
+	qrx_setup
+	qrx_domain 5 work
+	printf 'name = "sleeper"\nxvm_default_user = "root"\nxvm_wait = "qrx"\n' >"$QRX/xvm/sleeper.cfg"
+	qrx_policy 'test.Start * work sleeper allow'
+	cat >"$QRX/xvm-start" <<-STUB
+		#!/bin/sh
+		exec "$XVM" --vm-dir "$QRX/xvm" --xl "$QMIN_ROOT/test/fakes/xl" "\$@"
+	STUB
+	chmod +x "$QRX/xvm-start"
+	mkdir -p "$XL_FAKE_DIR/rpc.sleeper"
+	printf '#!/bin/sh\necho awake\n' >"$XL_FAKE_DIR/rpc.sleeper/test.Start"
+	chmod +x "$XL_FAKE_DIR/rpc.sleeper/test.Start"
+	qrx_broker
+	run qrx_call work sleeper test.Start </dev/null
+	assert_success
+	assert_output awake
+	wait_for_line "$QRX/broker.log" "notice: starting sleeper"
+	qrx_teardown
+}
+
+@test "the EXAMPLES of xvm-start(8) and xvm.cfg(5) run" {
+	man_block "$QMIN_ROOT/man/xvm.cfg.5" 1 >"$VMS/net-vm.cfg"
+	man_block "$QMIN_ROOT/man/xvm.cfg.5" 2 >"$VMS/workload.cfg"
+	sed -i 's|^kernel = .*|kernel = "/dev/null"|; s|^ramdisk = .*|ramdisk = "/dev/null"|' "$VMS"/*.cfg
+	local example
+	while IFS= read -r example; do
+		example=${example//\/etc\/xvm/$VMS}
+		run_logged env PATH="$QMIN_BIN:$PATH" sh -c "${example//xvm-start /xvm-start --xl $QMIN_ROOT/test/fakes/xl --sys $BATS_TEST_TMPDIR/sys }"
+		assert_success
+	done < <(man_examples "$QMIN_ROOT/man/xvm-start.8")
+}
