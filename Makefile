@@ -10,21 +10,21 @@ DESTDIR   ?=
 CXX       ?= g++
 SANITIZE  ?= 0
 
-TOOLS     := mkxendev qrx-agent qrx-broker qrx-call vif-route xvm-start
-SBIN_TOOLS := mkxendev qrx-agent qrx-broker xvm-start
+TOOLS     := mkxendev nic-handoff qrx-agent qrx-broker qrx-call vif-route xvm-start
+SBIN_TOOLS := mkxendev nic-handoff qrx-agent qrx-broker xvm-start
 # vif-route is a hotplug script: it goes to /etc/xen/scripts, where xl looks.
 
 LIB_SRCS  := lib/cli.cc lib/device_nodes.cc lib/error.cc lib/event_loop.cc \
              lib/files.cc lib/ipaddr.cc lib/log.cc lib/misc_devices.cc lib/mkxendev.cc lib/mounts.cc \
-             lib/netlink.cc lib/policy.cc lib/policy_eval.cc lib/policy_rule.cc lib/policy_store.cc lib/process.cc \
+             lib/netlink.cc lib/netlink_config.cc lib/nic_handoff.cc lib/nic_host.cc lib/nic_record.cc lib/policy.cc lib/policy_eval.cc lib/policy_rule.cc lib/policy_store.cc lib/process.cc \
              lib/qrx_agent.cc lib/qrx_ask.cc lib/qrx_broker.cc lib/qrx_call.cc lib/qrx_channel.cc lib/qrx_data.cc \
-             lib/qrx_domains.cc lib/qrx_proto.cc lib/qrx_runner.cc lib/qrx_service.cc lib/rate_limit.cc \
+             lib/qrx_domains.cc lib/qrx_proto.cc lib/qrx_runner.cc lib/qrx_service.cc lib/rate_limit.cc lib/sysfs.cc \
              lib/text.cc lib/unix_socket.cc lib/vif_route.cc lib/vm_facts.cc lib/xen_host.cc lib/xenstore.cc \
              lib/xenstore_watcher.cc lib/xl_jobs.cc lib/xlcfg.cc lib/xvm_graph.cc lib/xvm_run.cc lib/xvm_start.cc \
              lib/xvm_starter.cc lib/xvm_stopper.cc
 TEST_SRCS := lib/cli_test.cc lib/device_nodes_test.cc lib/error_test.cc lib/event_loop_test.cc \
              lib/files_test.cc lib/ipaddr_test.cc lib/log_test.cc lib/misc_devices_test.cc \
-             lib/mkxendev_test.cc lib/mounts_test.cc lib/policy_eval_test.cc lib/policy_test.cc lib/process_test.cc \
+             lib/mkxendev_test.cc lib/mounts_test.cc lib/nic_handoff_test.cc lib/policy_eval_test.cc lib/policy_test.cc lib/process_test.cc \
              lib/qrx_data_test.cc lib/qrx_proto_test.cc lib/qrx_service_test.cc lib/rate_limit_test.cc lib/text_test.cc lib/vchan_socket_test.cc lib/vm_facts_test.cc \
              lib/xenstore_test.cc test/fakes/xenstore_tree_test.cc
 FAKE_TOOLS := xenstored-fake xsctl socket-service qrx-hostile qrx-dom0 stdin-socket

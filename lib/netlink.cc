@@ -10,53 +10,16 @@
 #include <cerrno>
 #include <cstring>
 
+#include "netlink_message.h"
+
 namespace qmin {
 namespace {
 
-// A netlink message under construction: header, family struct, attributes.
-class Message {
- public:
-  Message(std::uint16_t type, std::uint16_t flags) {
-    nlmsghdr header{};
-    header.nlmsg_type = type;
-    header.nlmsg_flags = static_cast<std::uint16_t>(flags | NLM_F_REQUEST | NLM_F_ACK);
-    Append(&header, sizeof header);
-  }
-
-  template <typename T>
-  void Body(const T& body) {
-    Append(&body, sizeof body);
-  }
-
-  void Attribute(std::uint16_t type, const void* data, std::size_t size) {
-    rtattr attribute{};
-    attribute.rta_type = type;
-    attribute.rta_len = static_cast<std::uint16_t>(RTA_LENGTH(size));
-    Append(&attribute, sizeof attribute);
-    Append(data, size);
-  }
-
-  std::vector<std::uint8_t>& Finish() {
-    auto* header = reinterpret_cast<nlmsghdr*>(bytes_.data());
-    header->nlmsg_len = static_cast<std::uint32_t>(bytes_.size());
-    return bytes_;
-  }
-
- private:
-  void Append(const void* data, std::size_t size) {
-    const auto* from = static_cast<const std::uint8_t*>(data);
-    bytes_.insert(bytes_.end(), from, from + size);
-    bytes_.resize(NLMSG_ALIGN(bytes_.size()), 0);
-  }
-
-  std::vector<std::uint8_t> bytes_;
-};
-
 unsigned char Family(const IpAddress& address) { return address.family == 4 ? AF_INET : AF_INET6; }
 
-Message RouteMessage(std::uint16_t type, std::uint16_t flags, const IpAddress& address,
-                     int ifindex) {
-  Message message(type, flags);
+NetlinkMessage RouteMessage(std::uint16_t type, std::uint16_t flags, const IpAddress& address,
+                            int ifindex) {
+  NetlinkMessage message(type, flags);
   rtmsg route{};
   route.rtm_family = Family(address);
   route.rtm_dst_len = static_cast<unsigned char>(address.host_prefix());
@@ -73,9 +36,9 @@ Message RouteMessage(std::uint16_t type, std::uint16_t flags, const IpAddress& a
   return message;
 }
 
-Message NeighbourMessage(std::uint16_t type, std::uint16_t flags, const IpAddress& address,
-                         int ifindex, bool proxy) {
-  Message message(type, flags);
+NetlinkMessage NeighbourMessage(std::uint16_t type, std::uint16_t flags, const IpAddress& address,
+                                int ifindex, bool proxy) {
+  NetlinkMessage message(type, flags);
   ndmsg neighbour{};
   neighbour.ndm_family = Family(address);
   neighbour.ndm_ifindex = ifindex;
@@ -140,7 +103,7 @@ Status Netlink::Request(std::vector<std::uint8_t>& message, const std::string& a
 }
 
 Status Netlink::SetLinkUp(int ifindex) {
-  Message message(RTM_NEWLINK, 0);
+  NetlinkMessage message(RTM_NEWLINK, 0);
   ifinfomsg link{};
   link.ifi_family = AF_UNSPEC;
   link.ifi_index = ifindex;
@@ -151,31 +114,32 @@ Status Netlink::SetLinkUp(int ifindex) {
 }
 
 Status Netlink::ReplaceHostRoute(const IpAddress& address, int ifindex) {
-  Message message = RouteMessage(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, address, ifindex);
+  NetlinkMessage message =
+      RouteMessage(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, address, ifindex);
   return Request(message.Finish(), "add a route to " + address.text);
 }
 
 Status Netlink::DeleteHostRoute(const IpAddress& address, int ifindex) {
-  Message message = RouteMessage(RTM_DELROUTE, 0, address, ifindex);
+  NetlinkMessage message = RouteMessage(RTM_DELROUTE, 0, address, ifindex);
   return Request(message.Finish(), "delete the route to " + address.text);
 }
 
 Status Netlink::ReplaceNeighbour(const IpAddress& address, const std::array<std::uint8_t, 6>& mac,
                                  int ifindex) {
-  Message message =
+  NetlinkMessage message =
       NeighbourMessage(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, address, ifindex, false);
   message.Attribute(NDA_LLADDR, mac.data(), mac.size());
   return Request(message.Finish(), "add a neighbour entry for " + address.text);
 }
 
 Status Netlink::ReplaceProxyNeighbour(const IpAddress& address, int ifindex) {
-  Message message =
+  NetlinkMessage message =
       NeighbourMessage(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, address, ifindex, true);
   return Request(message.Finish(), "add a proxy neighbour entry for " + address.text);
 }
 
 Status Netlink::DeleteNeighbour(const IpAddress& address, int ifindex, bool proxy) {
-  Message message = NeighbourMessage(RTM_DELNEIGH, 0, address, ifindex, proxy);
+  NetlinkMessage message = NeighbourMessage(RTM_DELNEIGH, 0, address, ifindex, proxy);
   return Request(message.Finish(), "delete the neighbour entry for " + address.text);
 }
 

@@ -22,6 +22,7 @@ setup() {
 teardown() {
 	local pid
 	for pid in "$XL_FAKE_DIR"/agent.*.pid; do [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null; done
+	if [ -n "${QRX:-}" ]; then qrx_teardown; fi
 	xenstore_stop
 }
 
@@ -212,7 +213,6 @@ created() { sed -n 's/^create \([^ ]*\) end .*/\1/p' "$XL_FAKE_DIR/log" 2>/dev/n
 	assert_success
 	assert_output awake
 	wait_for_line "$QRX/broker.log" "notice: starting sleeper"
-	qrx_teardown
 }
 
 @test "the EXAMPLES of xvm-start(8) and xvm.cfg(5) run" {

@@ -1,0 +1,82 @@
+// nic-handoff: give dom0's physical NIC to the network VM as one
+// transaction, or do one of its steps by hand.
+#include <unistd.h>
+
+#include "cli.h"
+#include "nic_host.h"
+#include "sysfs.h"
+#include "text.h"
+
+namespace {
+
+// clang-format off
+const qmin::ToolSpec kTool = {
+    "nic-handoff",
+    "[-hnv] [--sysfs DIR] [--state FILE] [--xvm-start PATH] [--xl PATH] [--wait SECONDS] "
+    "IFACE NETVM | release IFACE | adopt IFACE NETVM | restore | status",
+    "Hand dom0's NIC to the network VM and route through it; undo all of it on any failure.",
+    {
+        {"dry-run",   'n', "",        "print the steps and change nothing"},
+        {"state",     0,   "FILE",    "what was done, for restore (default /run/nic-handoff.state)"},
+        {"sysfs",     0,   "DIR",     "where sysfs is (default /sys)"},
+        {"wait",      0,   "SECONDS", "how long dom0's vif may take to connect (default 60)"},
+        {"xl",        0,   "PATH",    "the host's xl, to destroy the net-vm (default /usr/sbin/xl)"},
+        {"xvm-start", 0,   "PATH",    "what starts the net-vm (default /usr/sbin/xvm-start)"},
+    },
+    0, 3,
+};
+// clang-format on
+
+qmin::Result<qmin::HandoffCommand> Command(const std::vector<std::string>& words,
+                                           qmin::HandoffOptions& options) {
+  const std::string first = words.empty() ? "" : words[0];
+  const auto want = [&](std::size_t count) { return words.size() == count; };
+  if ((first == "restore" || first == "status") && want(1))
+    return first == "restore" ? qmin::HandoffCommand::kRestore : qmin::HandoffCommand::kStatus;
+  if (first == "release" && want(2)) {
+    options.iface = words[1];
+    return qmin::HandoffCommand::kRelease;
+  }
+  if (first == "adopt" && want(3)) {
+    options.iface = words[1];
+    options.netvm = words[2];
+    return qmin::HandoffCommand::kAdopt;
+  }
+  if (want(2) && first != "release" && first != "adopt") {
+    options.iface = words[0];
+    options.netvm = words[1];
+    return qmin::HandoffCommand::kHandoff;
+  }
+  return qmin::UsageError(
+      "expected IFACE NETVM, release IFACE, adopt IFACE NETVM, restore or status");
+}
+
+qmin::Result<int> Run(const qmin::Args& args, qmin::Log& log) {
+  qmin::HandoffOptions options;
+  qmin::Result<qmin::HandoffCommand> command = Command(args.positionals(), options);
+  if (!command) return command.error();
+  options.state = args.Get("state", options.state);
+  options.dry_run = args.Has("dry-run");
+  const auto wait = qmin::ParseUnsigned(args.Get("wait", "60"), 3600);
+  if (!wait || *wait == 0) return qmin::UsageError("--wait needs 1 to 3600 seconds");
+  qmin::Result<qmin::Netlink> netlink = qmin::Netlink::Open();
+  if (!netlink) return netlink.error();
+  qmin::RealSysfs sysfs(args.Get("sysfs", "/sys"));
+  qmin::NetlinkConfig net(std::move(*netlink));
+  qmin::XenNetVm xen(args.Get("xvm-start", "/usr/sbin/xvm-start"), args.Get("xl", "/usr/sbin/xl"),
+                     std::chrono::seconds(*wait));
+  // Every step is said on the log, even without -v: an operator over hvc0
+  // wants to see what happened to the only network dom0 had.
+  if (log.verbosity() == 0) log.set_verbosity(1);
+  qmin::Handoff handoff(sysfs, net, xen, log, options);
+  qmin::Result<std::vector<std::string>> lines = handoff.Run(*command);
+  if (!lines) return lines.error();
+  if (options.dry_run || *command == qmin::HandoffCommand::kStatus ||
+      *command == qmin::HandoffCommand::kRestore)
+    for (const std::string& line : *lines) qmin::WriteLine(STDOUT_FILENO, line);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return qmin::RunTool(kTool, argc, argv, Run); }

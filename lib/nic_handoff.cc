@@ -1,0 +1,338 @@
+#include "nic_handoff.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "files.h"
+#include "text.h"
+
+namespace qmin {
+namespace {
+
+constexpr char kPciback[] = "bus/pci/drivers/pciback";
+constexpr int kUndoAttempts = 3;
+
+bool IsBdf(const std::string& text) {
+  // dddd:bb:dd.f, as pciback prints and reads it.
+  return text.size() == 12 && text[4] == ':' && text[7] == ':' && text[10] == '.' &&
+         std::all_of(text.begin(), text.end(), [](char c) { return IsNameChar(c, ":"); });
+}
+
+// What a step that finds nothing to do again may ignore.
+bool AlreadyDone(const Status& status) {
+  const int err = status.error().errnum;
+  return err == ESRCH || err == ENOENT || err == EADDRNOTAVAIL || err == EEXIST || err == ENODEV;
+}
+
+Status Tolerant(Status status) { return !status && AlreadyDone(status) ? Status() : status; }
+
+// The driver's directory below sysfs, from its /sys path.
+std::string DriverDir(const std::string& driver) {
+  return driver.substr(std::string("/sys/").size());
+}
+
+}  // namespace
+
+int Handoff::Interface() { return net_.Find(record_.iface, record_.mac); }
+
+Status Handoff::Save() {
+  if (options_.dry_run) return {};
+  return WriteFileAtomic(options_.state, FormatRecord(record_), 0600);
+}
+
+// The NIC as it is now: its PCI device and driver from sysfs, its
+// addresses and routes from the kernel.
+Result<NicRecord> Handoff::Record() {
+  NicRecord record;
+  record.iface = options_.iface;
+  if (!IsSafeName(record.iface))
+    return InvalidError("hand over " + record.iface, "not an interface name");
+  Result<std::string> device = sysfs_.Resolve("class/net/" + record.iface + "/device");
+  if (!device)
+    return InvalidError("hand over " + record.iface,
+                        "it is not a PCI device (" + device.error().reason + ")");
+  record.bdf = device->substr(device->rfind('/') + 1);
+  if (!IsBdf(record.bdf))
+    return InvalidError("hand over " + record.iface, "its device " + record.bdf + " is not on PCI");
+  if (Result<std::string> driver = sysfs_.Resolve("bus/pci/devices/" + record.bdf + "/driver"))
+    record.driver = *driver;
+  if (record.driver == "/sys/" + std::string(kPciback))
+    return InvalidError("hand over " + record.iface, "pciback holds it already");
+  if (!sysfs_.Exists(kPciback)) return SystemError("find pciback", ENOENT, ExitCode::kTemporary);
+  Result<std::string> mac = net_.Mac(record.iface);
+  if (!mac) return mac.error();
+  record.mac = *mac;
+  const int ifindex = net_.Find(record.iface, record.mac);
+  if (ifindex == 0) return SystemError("find " + record.iface, ENODEV);
+  Result<bool> up = net_.IsUp(ifindex);
+  Result<std::vector<InterfaceAddress>> addresses = net_.Addresses(ifindex);
+  Result<std::vector<InterfaceRoute>> routes = net_.Routes(ifindex);
+  if (!up) return up.error();
+  if (!addresses) return addresses.error();
+  if (!routes) return routes.error();
+  record.was_up = *up;
+  record.addresses = *addresses;
+  record.routes = *routes;
+  record.netvm = options_.netvm;
+  return record;
+}
+
+std::vector<Handoff::Step> Handoff::ReleaseSteps() {
+  // Down last, so that undoing brings the link up before the routes (a
+  // gateway route needs its link up).
+  std::vector<std::string> names = {"routes", "addresses", "down"};
+  if (!record_.driver.empty()) names.push_back("unbind");
+  if (sysfs_.Exists("bus/pci/devices/" + record_.bdf + "/driver_override"))
+    names.push_back("override");
+  Result<std::string> slots = sysfs_.Read(std::string(kPciback) + "/slots");
+  if (!slots || slots->find(record_.bdf) == std::string::npos) names.push_back("slot");
+  for (const char* name : {"pciback", "reset", "driver-path"}) names.push_back(name);
+  std::vector<Step> steps;
+  for (const std::string& name : names) steps.push_back(StepNamed(name));
+  return steps;
+}
+
+std::vector<Handoff::Step> Handoff::AdoptSteps() {
+  std::vector<Step> steps;
+  for (const char* name : {"netvm", "vif", "vif-addresses", "default-route"})
+    steps.push_back(StepNamed(name));
+  return steps;
+}
+
+// Each step by name, so that `restore` can undo what a state file says was done.
+Handoff::Step Handoff::StepNamed(const std::string& name) {
+  const std::string bdf = record_.bdf;
+  const std::string device = "bus/pci/devices/" + bdf;
+  if (name == "down")
+    return {name, "ip link set " + record_.iface + " down",
+            [this] { return net_.SetUp(Interface(), false); },
+            [this] { return record_.was_up ? net_.SetUp(Interface(), true) : Status(); }};
+  if (name == "routes")
+    return {name, "take " + record_.iface + "'s routes away",
+            [this] {
+              for (const InterfaceRoute& route : record_.routes)
+                if (Status status = Tolerant(net_.DeleteRoute(route, Interface())); !status)
+                  return status;
+              return Status();
+            },
+            [this] {
+              for (const InterfaceRoute& route : record_.routes)
+                if (Status status = net_.AddRoute(route, Interface()); !status) return status;
+              return Status();
+            }};
+  if (name == "addresses")
+    return {name, "take " + record_.iface + "'s addresses away",
+            [this] {
+              for (const InterfaceAddress& address : record_.addresses)
+                if (Status status = Tolerant(net_.DeleteAddress(address, Interface())); !status)
+                  return status;
+              return Status();
+            },
+            [this] {
+              for (const InterfaceAddress& address : record_.addresses)
+                if (Status status = Tolerant(net_.AddAddress(address, Interface())); !status)
+                  return status;
+              return Status();
+            }};
+  if (name == "unbind")
+    return {name, "unbind " + bdf + " from " + record_.driver,
+            [this, bdf] { return sysfs_.Write(DriverDir(record_.driver) + "/unbind", bdf); },
+            [this, bdf] { return sysfs_.Write(DriverDir(record_.driver) + "/bind", bdf); }};
+  if (name == "override")
+    return {name, "echo pciback > /sys/" + device + "/driver_override",
+            [this, device] { return sysfs_.Write(device + "/driver_override", "pciback"); },
+            [this, device] { return sysfs_.Write(device + "/driver_override", "\n"); }};
+  if (name == "slot")
+    return {name, "add " + bdf + " to pciback's slots",
+            [this, bdf] { return sysfs_.Write(std::string(kPciback) + "/new_slot", bdf); },
+            [this, bdf] { return sysfs_.Write(std::string(kPciback) + "/remove_slot", bdf); }};
+  if (name == "pciback")
+    return {name, "bind " + bdf + " to pciback",
+            [this, bdf] { return sysfs_.Write(std::string(kPciback) + "/bind", bdf); },
+            [this, bdf] { return sysfs_.Write(std::string(kPciback) + "/unbind", bdf); }};
+  if (name == "reset")
+    return {name, "reset " + bdf + " (a failure is only a warning, as in libxl)",
+            [this, bdf, device] {
+              const bool flr = sysfs_.Exists(std::string(kPciback) + "/do_flr");
+              if (!flr && !sysfs_.Exists(device + "/reset")) {
+                log_.Warning(bdf + " has no function-level reset; going on, as libxl does");
+                return Status();
+              }
+              Status reset = flr ? sysfs_.Write(std::string(kPciback) + "/do_flr", bdf)
+                                 : sysfs_.Write(device + "/reset", "1");
+              if (!reset)
+                log_.Warning("the reset of " + bdf + " failed (" + reset.error().reason +
+                             "); going on, as libxl does");
+              return Status();
+            },
+            nullptr};
+  if (name == "driver-path")
+    return {name, "record " + record_.driver + " as libxl's driver_path of " + bdf,
+            [this, bdf] {
+              return record_.driver.empty() ? Status() : xen_.SetDriverPath(bdf, record_.driver);
+            },
+            [this, bdf] { return xen_.ClearDriverPath(bdf); }};
+  if (name == "netvm")
+    return {name, "xvm-start " + record_.netvm,
+            [this] {
+              Result<unsigned> domid = xen_.Start(record_.netvm);
+              if (!domid) return Status(domid.error());
+              record_.netvm_domid = *domid;
+              return Status();
+            },
+            [this] { return xen_.Destroy(record_.netvm); }};
+  if (name == "vif")
+    return {name, "wait for dom0's vif towards " + record_.netvm,
+            [this] {
+              Result<NetVmControl::Vif> vif = xen_.AwaitVif(record_.netvm_domid);
+              if (!vif) return Status(vif.error());
+              record_.vif = vif->name;
+              record_.gateway = vif->gateway.text;
+              return Status();
+            },
+            nullptr};
+  if (name == "vif-addresses")
+    return {name, "move " + record_.iface + "'s addresses to the vif, as /32",
+            [this] {
+              const int vif = net_.Find(record_.vif, "");
+              for (InterfaceAddress address : record_.addresses) {
+                address.prefix = address.address.host_prefix();
+                if (Status status = net_.AddAddress(address, vif); !status) return status;
+              }
+              return Status();
+            },
+            [this] {
+              const int vif = net_.Find(record_.vif, "");
+              for (InterfaceAddress address : record_.addresses) {
+                address.prefix = address.address.host_prefix();
+                if (vif != 0)
+                  if (Status status = Tolerant(net_.DeleteAddress(address, vif)); !status)
+                    return status;
+              }
+              return Status();
+            }};
+  // default-route
+  return {name, "route by default through " + record_.netvm,
+          [this] {
+            Result<IpAddress> gateway = ParseHostAddress(record_.gateway);
+            if (!gateway) return Status(gateway.error());
+            const InterfaceRoute route{IpAddress{gateway->family, {}, ""}, 0, *gateway, true};
+            return net_.AddRoute(route, net_.Find(record_.vif, ""));
+          },
+          [this] {
+            Result<IpAddress> gateway = ParseHostAddress(record_.gateway);
+            const int vif = net_.Find(record_.vif, "");
+            if (!gateway || vif == 0) return Status();
+            const InterfaceRoute route{IpAddress{gateway->family, {}, ""}, 0, *gateway, true};
+            return Tolerant(net_.DeleteRoute(route, vif));
+          }};
+}
+
+// Takes the steps in order; a failure undoes those already taken.
+Status Handoff::Take(const std::vector<Step>& steps) {
+  for (const Step& step : steps) {
+    log_.Info(step.description);
+    if (options_.dry_run) continue;
+    if (Status applied = step.apply(); !applied) {
+      // A step may have got half way (one route of two): its own undo
+      // takes back that half; what it finds not done it lets be.
+      if (step.undo) (void)step.undo();
+      std::string restored;
+      const Status undone = Undo(record_.done, restored);
+      Error error = applied.error();
+      error.reason += undone ? "; undone: " + restored : "; " + undone.error().Text();
+      return error;
+    }
+    record_.done.push_back(step.name);
+    if (Status saved = Save(); !saved) log_.Warning(saved.error());
+  }
+  return {};
+}
+
+// Undoes the named steps, last first; each undo is tried again before it
+// counts as failed, and the state file follows every step.
+Status Handoff::Undo(const std::vector<std::string>& names, std::string& restored) {
+  std::vector<std::string> failed;
+  for (auto it = names.rbegin(); it != names.rend(); ++it) {
+    const Step step = StepNamed(*it);
+    Status undone;
+    for (int attempt = 0; step.undo && attempt < kUndoAttempts; ++attempt)
+      if ((undone = step.undo())) break;
+    if (!undone) {
+      log_.Error(InvalidError("undo " + *it, undone.error().Text()));
+      failed.push_back(*it);
+      continue;
+    }
+    restored += (restored.empty() ? "" : ", ") + *it;
+    record_.done.erase(std::find(record_.done.begin(), record_.done.end(), *it));
+    if (Status saved = Save(); !saved) log_.Warning(saved.error());
+  }
+  if (!failed.empty()) {
+    std::string list;
+    for (const std::string& name : failed) list += (list.empty() ? "" : ", ") + name;
+    return InvalidError("undo " + list, "see the log; the state file keeps them for restore");
+  }
+  if (!options_.dry_run) unlink(options_.state.c_str());
+  return {};
+}
+
+Result<std::vector<std::string>> Handoff::Describe() {
+  Result<std::string> text = ReadSmallFile(options_.state, 64 * 1024);
+  if (!text) return std::vector<std::string>{"no handoff: " + options_.state + " does not exist"};
+  Result<NicRecord> record = ParseRecord(*text, options_.state);
+  if (!record) return record.error();
+  std::string done;
+  for (const std::string& step : record->done) done += (done.empty() ? "" : " ") + step;
+  const bool adopted = !record->done.empty() && record->done.back() == "default-route";
+  std::vector<std::string> lines = {
+      record->iface + " " + record->bdf + " " + (record->driver.empty() ? "-" : record->driver),
+      std::string(adopted ? "handed to " : "on its way to ") + record->netvm +
+          (record->netvm_domid ? " (domain " + std::to_string(record->netvm_domid) + ")" : "") +
+          (record->vif.empty() ? "" : " over " + record->vif + " via " + record->gateway),
+      "done: " + done};
+  return lines;
+}
+
+Result<std::vector<std::string>> Handoff::Run(HandoffCommand command) {
+  if (command == HandoffCommand::kStatus) return Describe();
+  const bool has_state = access(options_.state.c_str(), F_OK) == 0;
+  if (command == HandoffCommand::kRestore || command == HandoffCommand::kAdopt) {
+    Result<std::string> text = ReadSmallFile(options_.state, 64 * 1024);
+    if (!text) return text.error();
+    Result<NicRecord> record = ParseRecord(*text, options_.state);
+    if (!record) return record.error();
+    record_ = *record;
+    if (command == HandoffCommand::kRestore) {
+      std::string restored;
+      if (Status undone = Undo(record_.done, restored); !undone) return undone.error();
+      return std::vector<std::string>{"restored: " +
+                                      (restored.empty() ? "nothing to undo" : restored)};
+    }
+    record_.netvm = options_.netvm;
+  } else {
+    if (has_state)
+      return Error{ExitCode::kRefused, "hand " + options_.iface + " over",
+                   options_.state +
+                       " says a handoff was done or broken off; see `nic-handoff status`, or "
+                       "`restore` first",
+                   0};
+    Result<NicRecord> record = Record();
+    if (!record) return record.error();
+    record_ = *record;
+    if (Status saved = Save(); !saved) return saved.error();
+  }
+  std::vector<Step> steps;
+  if (command != HandoffCommand::kAdopt) steps = ReleaseSteps();
+  if (command != HandoffCommand::kRelease) {
+    const std::vector<Step> adopt = AdoptSteps();
+    steps.insert(steps.end(), adopt.begin(), adopt.end());
+  }
+  if (Status taken = Take(steps); !taken) return taken.error();
+  std::vector<std::string> plan;
+  for (const Step& step : steps) plan.push_back(step.description);
+  return plan;
+}
+
+}  // namespace qmin

@@ -1,0 +1,122 @@
+// nic-handoff: gives dom0's physical NIC to the network VM as one
+// transaction, and always leaves dom0 reachable. The steps, each with its
+// undo, are recorded in a state file as they are taken, so that a failure
+// at any step (or a crash, with `restore`) undoes exactly what was done, in
+// reverse: the kernel's and libxl's sysfs sequence for pciback, the net-vm
+// started by xvm-start, and dom0's addresses moved onto its vif towards the
+// net-vm with a default route through it.
+#ifndef QMIN_LIB_NIC_HANDOFF_H_
+#define QMIN_LIB_NIC_HANDOFF_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "error.h"
+#include "log.h"
+#include "netlink.h"
+#include "sysfs.h"
+
+namespace qmin {
+
+/// What the state file keeps: the NIC as it was, and the steps taken.
+struct NicRecord {
+  std::string iface;
+  std::string mac;
+  std::string bdf;     ///< "0000:00:03.0"
+  std::string driver;  ///< its driver's /sys path, "" when it had none
+  bool was_up = false;
+  std::vector<InterfaceAddress> addresses;
+  std::vector<InterfaceRoute> routes;
+  std::string netvm;
+  unsigned netvm_domid = 0;
+  std::string vif;                ///< dom0's vif towards the net-vm, once known
+  std::string gateway;            ///< the net-vm's address on that vif
+  std::vector<std::string> done;  ///< the steps taken, in order
+};
+std::string FormatRecord(const NicRecord& record);
+Result<NicRecord> ParseRecord(std::string_view text, const std::string& source);
+
+/// dom0's interfaces, as the handoff changes them (netlink, or a double).
+class NetConfig {
+ public:
+  virtual ~NetConfig() = default;
+  /// The interface with this MAC (preferring this name), or 0.
+  virtual int Find(const std::string& name, const std::string& mac) = 0;
+  virtual Result<std::string> Mac(const std::string& name) = 0;
+  virtual Result<bool> IsUp(int ifindex) = 0;
+  virtual Status SetUp(int ifindex, bool up) = 0;
+  virtual Result<std::vector<InterfaceAddress>> Addresses(int ifindex) = 0;
+  virtual Result<std::vector<InterfaceRoute>> Routes(int ifindex) = 0;
+  virtual Status AddAddress(const InterfaceAddress& address, int ifindex) = 0;
+  virtual Status DeleteAddress(const InterfaceAddress& address, int ifindex) = 0;
+  virtual Status AddRoute(const InterfaceRoute& route, int ifindex) = 0;
+  virtual Status DeleteRoute(const InterfaceRoute& route, int ifindex) = 0;
+};
+
+/// The Xen side: the net-vm, dom0's vif towards it, libxl's bookkeeping.
+class NetVmControl {
+ public:
+  virtual ~NetVmControl() = default;
+  /// Starts the net-vm (xvm-start); its domain ID.
+  virtual Result<unsigned> Start(const std::string& name) = 0;
+  virtual Status Destroy(const std::string& name) = 0;
+  /// Waits until dom0's first vif towards `domid` is connected; its name
+  /// ("vif3.0") and the net-vm's address on it.
+  struct Vif {
+    std::string name;
+    IpAddress gateway;
+  };
+  virtual Result<Vif> AwaitVif(unsigned domid) = 0;
+  /// libxl's /libxl/pci/<dddd-bb-dd-f>/driver_path, so that
+  /// `xl pci-assignable-remove -r` can give the device back too.
+  virtual Status SetDriverPath(const std::string& bdf, const std::string& driver) = 0;
+  virtual Status ClearDriverPath(const std::string& bdf) = 0;
+};
+
+struct HandoffOptions {
+  std::string state = "/run/nic-handoff.state";
+  std::string iface;
+  std::string netvm;
+  bool dry_run = false;
+};
+
+enum class HandoffCommand { kHandoff, kRelease, kAdopt, kRestore, kStatus };
+
+class Handoff {
+ public:
+  Handoff(Sysfs& sysfs, NetConfig& net, NetVmControl& xen, Log& log, HandoffOptions options)
+      : sysfs_(sysfs), net_(net), xen_(xen), log_(log), options_(std::move(options)) {}
+
+  /// Runs one command; its lines (a plan for -n, or status) come back.
+  /// A failure has undone what was done, and says what failed.
+  Result<std::vector<std::string>> Run(HandoffCommand command);
+
+ private:
+  struct Step {
+    std::string name;
+    std::string description;
+    std::function<Status()> apply;
+    std::function<Status()> undo;  ///< null when there is nothing to undo
+  };
+  Result<NicRecord> Record();
+  std::vector<Step> ReleaseSteps();
+  std::vector<Step> AdoptSteps();
+  Step StepNamed(const std::string& name);
+  Status Take(const std::vector<Step>& steps);
+  Status Undo(const std::vector<std::string>& names, std::string& restored);
+  Status Save();
+  int Interface();
+  Result<std::vector<std::string>> Describe();
+
+  Sysfs& sysfs_;
+  NetConfig& net_;
+  NetVmControl& xen_;
+  Log& log_;
+  HandoffOptions options_;
+  NicRecord record_;
+};
+
+}  // namespace qmin
+
+#endif  // QMIN_LIB_NIC_HANDOFF_H_

@@ -1,0 +1,355 @@
+// nic-handoff's transaction against in-memory models of the PCI driver core
+// (bind, unbind, slots, new_slot/remove_slot, driver_override, the driver
+// link), of dom0's interfaces and of the Xen side. A fault at every single
+// step, and during the rollback, must leave all three exactly as found.
+#include "nic_handoff.h"
+
+#include <unistd.h>
+
+#include <map>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace qmin {
+namespace {
+
+constexpr char kBdf[] = "0000:00:03.0";
+
+Status Fault(const std::string& what) { return SystemError(what, EIO); }
+
+// Counts calls and fails the chosen ones once: faults at any step.
+struct Faults {
+  int calls = 0;
+  std::set<int> fail;
+  bool Hit() { return fail.erase(++calls) != 0; }
+};
+
+struct PciModel {
+  std::map<std::string, std::string> driver{{kBdf, "e1000"}};
+  std::map<std::string, std::string> override_;
+  std::set<std::string> slots;
+  bool operator==(const PciModel&) const = default;
+};
+
+class FakeSysfs : public Sysfs {
+ public:
+  PciModel model;
+  Faults faults;
+
+  Result<std::string> Read(const std::string& path) override {
+    if (path == "bus/pci/drivers/pciback/slots") {
+      std::string text;
+      for (const std::string& slot : model.slots) text += slot + "\n";
+      return text;
+    }
+    return SystemError("read " + path, ENOENT);
+  }
+
+  std::vector<std::string> written;  ///< every path written, faults included
+
+  Status Write(const std::string& path, const std::string& value) override {
+    written.push_back(path);
+    if (faults.Hit()) return Fault("write " + path);
+    const std::string prefix = "bus/pci/drivers/";
+    if (path.rfind(prefix, 0) == 0) {
+      const std::string rest = path.substr(prefix.size());
+      const std::string driver = rest.substr(0, rest.find('/'));
+      const std::string file = rest.substr(rest.find('/') + 1);
+      return Driver(driver, file, value);
+    }
+    if (path == std::string("bus/pci/devices/") + kBdf + "/driver_override") {
+      if (value == "\n" || value.empty())
+        model.override_.erase(kBdf);
+      else
+        model.override_[kBdf] = value;
+      return {};
+    }
+    return SystemError("write " + path, EINVAL);
+  }
+
+  Result<std::string> Resolve(const std::string& path) override {
+    if (path == "class/net/eth0/device") return std::string("/sys/devices/pci0000:00/") + kBdf;
+    if (path == std::string("bus/pci/devices/") + kBdf + "/driver") {
+      const std::string& driver = model.driver[kBdf];
+      if (driver.empty()) return SystemError("resolve " + path, ENOENT);
+      return "/sys/bus/pci/drivers/" + driver;
+    }
+    return SystemError("resolve " + path, ENOENT);
+  }
+
+  bool Exists(const std::string& path) override {
+    return path == "bus/pci/drivers/pciback" ||
+           path == std::string("bus/pci/devices/") + kBdf + "/driver_override" ||
+           path == std::string("bus/pci/devices/") + kBdf + "/reset";
+  }
+
+ private:
+  // The kernel's rules: bind needs an unbound device the driver may take
+  // (driver_override, or pciback's slots); unbind needs the device bound there.
+  Status Driver(const std::string& driver, const std::string& file, const std::string& value) {
+    if (file == "new_slot")
+      return model.slots.insert(value).second ? Status() : Fault("new_slot twice");
+    if (file == "remove_slot")
+      return model.slots.erase(value) ? Status() : SystemError("remove_slot", ENOENT);
+    if (file == "unbind") {
+      if (model.driver[value] != driver) return SystemError("unbind", ENODEV);
+      model.driver[value].clear();
+      return {};
+    }
+    if (file == "bind") {
+      const auto forced = model.override_.find(value);
+      if (!model.driver[value].empty()) return SystemError("bind", EBUSY);
+      if (forced != model.override_.end() && forced->second != driver)
+        return SystemError("bind", ENODEV);
+      if (driver == "pciback" && forced == model.override_.end() && model.slots.count(value) == 0)
+        return SystemError("bind", ENODEV);
+      model.driver[value] = driver;
+      return {};
+    }
+    if (file == "reset") return {};
+    return SystemError("write " + file, EINVAL);
+  }
+};
+
+struct Link {
+  std::string name;
+  std::string mac;
+  bool up = true;
+  std::vector<InterfaceAddress> addresses;
+  std::vector<InterfaceRoute> routes;
+  bool operator==(const Link&) const = default;
+};
+
+InterfaceAddress Address(const std::string& text) { return *ParseInterfaceAddress(text); }
+InterfaceRoute Route(const std::string& text) { return *ParseRoute(text); }
+
+class FakeNet : public NetConfig {
+ public:
+  std::map<int, Link> links{{2,
+                             {"eth0",
+                              "52:54:00:12:34:56",
+                              true,
+                              {Address("10.0.2.15/24")},
+                              {Route("10.9.0.0/16 via 10.0.2.1"), Route("default via 10.0.2.2")}}}};
+  Faults faults;
+
+  int Find(const std::string& name, const std::string& mac) override {
+    for (const auto& [index, link] : links)
+      if (link.name == name || (!mac.empty() && link.mac == mac)) return index;
+    return 0;
+  }
+  Result<std::string> Mac(const std::string& name) override { return links[Find(name, "")].mac; }
+  Result<bool> IsUp(int index) override { return links[index].up; }
+  Status SetUp(int index, bool up) override {
+    return Change([&] { links.at(index).up = up; });
+  }
+  Result<std::vector<InterfaceAddress>> Addresses(int index) override {
+    return links[index].addresses;
+  }
+  Result<std::vector<InterfaceRoute>> Routes(int index) override { return links[index].routes; }
+  Status AddAddress(const InterfaceAddress& a, int index) override {
+    return Add(links.at(index).addresses, a);
+  }
+  Status DeleteAddress(const InterfaceAddress& a, int index) override {
+    return Delete(links.at(index).addresses, a);
+  }
+  Status AddRoute(const InterfaceRoute& r, int index) override {
+    return Add(links.at(index).routes, r);
+  }
+  Status DeleteRoute(const InterfaceRoute& r, int index) override {
+    return Delete(links.at(index).routes, r);
+  }
+
+ private:
+  template <typename Action>
+  Status Change(Action action) {
+    if (faults.Hit()) return Fault("netlink");
+    action();
+    return {};
+  }
+  // The kernel keeps no order that matters: lists stay sorted, to compare.
+  static std::string Key(const InterfaceAddress& address) { return FormatAddress(address); }
+  static std::string Key(const InterfaceRoute& route) { return FormatRoute(route); }
+  template <typename T>
+  Status Add(std::vector<T>& list, const T& item) {
+    return Change([&] {
+      if (std::find(list.begin(), list.end(), item) != list.end()) return;
+      list.push_back(item);
+      std::sort(list.begin(), list.end(), [](const T& a, const T& b) { return Key(a) < Key(b); });
+    });
+  }
+  template <typename T>
+  Status Delete(std::vector<T>& list, const T& item) {
+    if (std::find(list.begin(), list.end(), item) == list.end())
+      return SystemError("delete", ESRCH);
+    return Change([&] { list.erase(std::find(list.begin(), list.end(), item)); });
+  }
+};
+
+class FakeXen : public NetVmControl {
+ public:
+  explicit FakeXen(FakeNet& net) : net_(net) {}
+  std::set<std::string> running;
+  std::map<std::string, std::string> driver_paths;
+  Faults faults;
+
+  Result<unsigned> Start(const std::string& name) override {
+    if (faults.Hit()) return Fault("start " + name).error();
+    running.insert(name);
+    net_.links[7] = Link{"vif7.0", "fe:ff:ff:ff:ff:ff", true, {}, {}};
+    return 7U;
+  }
+  Status Destroy(const std::string& name) override {
+    if (faults.Hit()) return Fault("destroy " + name);
+    running.erase(name);
+    net_.links.erase(7);
+    return {};
+  }
+  Result<Vif> AwaitVif(unsigned) override {
+    if (faults.Hit()) return Fault("await the vif").error();
+    return Vif{"vif7.0", *ParseHostAddress("10.137.0.1")};
+  }
+  Status SetDriverPath(const std::string& bdf, const std::string& driver) override {
+    if (faults.Hit()) return Fault("driver_path");
+    driver_paths[bdf] = driver;
+    return {};
+  }
+  Status ClearDriverPath(const std::string& bdf) override {
+    if (faults.Hit()) return Fault("driver_path");
+    driver_paths.erase(bdf);
+    return {};
+  }
+
+ private:
+  FakeNet& net_;
+};
+
+class HandoffTest : public ::testing::Test {
+ protected:
+  Result<std::vector<std::string>> Run(HandoffCommand command, const std::string& iface = "eth0") {
+    Handoff handoff(sysfs_, net_, xen_, log_, {dir_ / "state", iface, "net-vm", false});
+    return handoff.Run(command);
+  }
+  bool AsFound() const {
+    return sysfs_.model == PciModel{} && net_.links == FakeNet{}.links && xen_.running.empty() &&
+           xen_.driver_paths.empty() && access((dir_ / "state").c_str(), F_OK) != 0;
+  }
+  testing::ScopedTempDir dir_;
+  FakeSysfs sysfs_;
+  FakeNet net_;
+  FakeXen xen_{net_};
+  Log log_{"nic-handoff", 0};
+};
+
+TEST_F(HandoffTest, TheNicGoesToPcibackAndDom0RoutesThroughTheNetVm) {
+  ASSERT_TRUE(Run(HandoffCommand::kHandoff));
+  EXPECT_EQ(sysfs_.model.driver[kBdf], "pciback");
+  EXPECT_EQ(sysfs_.model.slots, std::set<std::string>{kBdf});
+  EXPECT_EQ(xen_.driver_paths[kBdf], "/sys/bus/pci/drivers/e1000");
+  EXPECT_EQ(xen_.running, std::set<std::string>{"net-vm"});
+  const Link& eth0 = net_.links[2];
+  EXPECT_FALSE(eth0.up);
+  EXPECT_TRUE(eth0.addresses.empty());
+  EXPECT_TRUE(eth0.routes.empty());
+  EXPECT_EQ(net_.links[7].addresses, std::vector<InterfaceAddress>{Address("10.0.2.15/32")});
+  EXPECT_EQ(net_.links[7].routes,
+            std::vector<InterfaceRoute>{Route("default via 10.137.0.1 onlink")});
+  ASSERT_TRUE(Run(HandoffCommand::kStatus));
+  EXPECT_EQ((*Run(HandoffCommand::kStatus))[1],
+            "handed to net-vm (domain 7) over vif7.0 via 10.137.0.1");
+  // Twice is harmless: refused, and nothing changes.
+  EXPECT_EQ(Run(HandoffCommand::kHandoff).error().exit, ExitCode::kRefused);
+  ASSERT_TRUE(Run(HandoffCommand::kRestore));
+  EXPECT_TRUE(AsFound());
+}
+
+TEST_F(HandoffTest, AFaultAtAnySysfsWriteLeavesEverythingAsFound) {
+  ASSERT_TRUE(Run(HandoffCommand::kHandoff));
+  const int writes = sysfs_.faults.calls;
+  ASSERT_TRUE(Run(HandoffCommand::kRestore));
+  ASSERT_GE(writes, 4);
+  for (int at = 1; at <= writes; ++at) {
+    sysfs_.faults = Faults{0, {at}};
+    Result<std::vector<std::string>> run = Run(HandoffCommand::kHandoff);
+    if (run) {
+      // Only the device reset may fail and be let go, as libxl lets it go.
+      EXPECT_EQ(sysfs_.written[at - 1], std::string("bus/pci/devices/") + kBdf + "/reset");
+      ASSERT_TRUE(Run(HandoffCommand::kRestore));
+    } else {
+      EXPECT_NE(run.error().reason.find("undone:"), std::string::npos) << run.error().Text();
+    }
+    EXPECT_TRUE(AsFound()) << "after a fault at write " << at;
+  }
+}
+
+TEST_F(HandoffTest, AFaultAtAnyOtherStepLeavesEverythingAsFound) {
+  for (int at = 1; at <= 20; ++at) {
+    net_.faults = Faults{0, {at}};
+    if (Run(HandoffCommand::kHandoff)) {
+      ASSERT_TRUE(Run(HandoffCommand::kRestore));
+    }
+    ASSERT_TRUE(AsFound()) << "netlink fault " << at;
+  }
+  for (int at = 1; at <= 3; ++at) {
+    xen_.faults = Faults{0, {at}};
+    ASSERT_FALSE(Run(HandoffCommand::kHandoff)) << "xen fault " << at;
+    ASSERT_TRUE(AsFound()) << "xen fault " << at;
+  }
+}
+
+TEST_F(HandoffTest, AFaultDuringTheRollbackIsTriedAgain) {
+  xen_.faults = Faults{0, {2}};  // the vif never comes: everything is undone
+  ASSERT_FALSE(Run(HandoffCommand::kHandoff));
+  ASSERT_TRUE(AsFound());
+  const int rollback_writes = sysfs_.faults.calls / 2;
+  for (int at = 1; at <= rollback_writes; ++at) {
+    sysfs_.faults = Faults{0, {rollback_writes + at}};
+    net_.faults = Faults{0, {6 + at}};
+    xen_.faults = Faults{0, {2, 3}};  // and destroying the net-vm fails once too
+    ASSERT_FALSE(Run(HandoffCommand::kHandoff));
+    EXPECT_TRUE(AsFound()) << "rollback fault " << at;
+  }
+}
+
+TEST_F(HandoffTest, ReleaseThenAdoptThenRestoreByHand) {
+  ASSERT_TRUE(Run(HandoffCommand::kRelease));
+  EXPECT_EQ(sysfs_.model.driver[kBdf], "pciback");
+  EXPECT_TRUE(xen_.running.empty());
+  ASSERT_TRUE(Run(HandoffCommand::kAdopt));
+  EXPECT_EQ(xen_.running, std::set<std::string>{"net-vm"});
+  ASSERT_TRUE(Run(HandoffCommand::kRestore));
+  EXPECT_TRUE(AsFound());
+}
+
+TEST_F(HandoffTest, AnInterfaceThatIsNoPciDeviceIsRefusedUntouched) {
+  Result<std::vector<std::string>> run = Run(HandoffCommand::kHandoff, "wlan0");
+  ASSERT_FALSE(run);
+  EXPECT_EQ(run.error().exit, ExitCode::kUsage);
+  EXPECT_TRUE(AsFound());
+}
+
+TEST(NicRecordTest, RoundTripsAndRefusesWhatCouldBecomeAPath) {
+  NicRecord record{"eth0",
+                   "52:54:00:12:34:56",
+                   kBdf,
+                   "/sys/bus/pci/drivers/e1000",
+                   true,
+                   {Address("10.0.2.15/24")},
+                   {Route("default via 10.0.2.2")},
+                   "net-vm",
+                   7,
+                   "vif7.0",
+                   "10.137.0.1",
+                   {"down", "routes"}};
+  Result<NicRecord> back = ParseRecord(FormatRecord(record), "state");
+  ASSERT_TRUE(back) << back.error().Text();
+  EXPECT_EQ(FormatRecord(*back), FormatRecord(record));
+  EXPECT_FALSE(ParseRecord("iface=../etc\nbdf=0000:00:03.0\n", "state"));
+  EXPECT_FALSE(ParseRecord("iface=eth0\nbdf=0000:00:03.0\ndriver=/etc/x\n", "state"));
+}
+
+}  // namespace
+}  // namespace qmin

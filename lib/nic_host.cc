@@ -1,0 +1,196 @@
+#include "nic_host.h"
+
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "ipaddr.h"
+#include "process.h"
+#include "text.h"
+#include "xen_host.h"
+#include "xenstore.h"
+#include "xenstore_watcher.h"
+
+namespace qmin {
+namespace {
+
+// One ioctl on an interface, through a throwaway socket.
+bool InterfaceRequest(unsigned long request, ifreq& info) {
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const bool ok = ioctl(fd, request, &info) == 0;
+  close(fd);
+  return ok;
+}
+
+std::string MacOf(const std::string& name) {
+  ifreq info{};
+  if (name.size() >= sizeof info.ifr_name) return "";
+  std::memcpy(info.ifr_name, name.c_str(), name.size() + 1);
+  if (!InterfaceRequest(SIOCGIFHWADDR, info)) return "";
+  std::array<std::uint8_t, 6> mac{};
+  std::memcpy(mac.data(), info.ifr_hwaddr.sa_data, mac.size());
+  return FormatMac(mac);
+}
+
+// Runs a program and waits for it; what it printed on standard output.
+Result<std::string> RunWaiting(const std::vector<std::string>& argv) {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return SystemError("run " + argv[0], errno);
+  SpawnOptions options;
+  options.argv = argv;
+  options.fds = {-1, out[1], 2};
+  Result<pid_t> pid = Spawn(options);
+  close(out[1]);
+  if (!pid) {
+    close(out[0]);
+    return pid.error();
+  }
+  std::string printed;
+  char buffer[4096];
+  ssize_t got = 0;
+  while ((got = read(out[0], buffer, sizeof buffer)) > 0 && printed.size() < 65536)
+    printed.append(buffer, static_cast<std::size_t>(got));
+  close(out[0]);
+  int status = 0;
+  waitpid(*pid, &status, 0);
+  if (ExitStatusOf(status) != 0)
+    return Error{ExitCode::kTemporary, "run " + argv[0] + " " + argv.back(),
+                 "it exited " + std::to_string(ExitStatusOf(status)), 0};
+  return printed;
+}
+
+}  // namespace
+
+std::string LibxlPciKey(const std::string& bdf) {
+  std::string key = bdf;
+  std::replace(key.begin(), key.end(), ':', '-');
+  std::replace(key.begin(), key.end(), '.', '-');
+  return key;
+}
+
+int NetlinkConfig::Find(const std::string& name, const std::string& mac) {
+  const int named = InterfaceIndex(name);
+  if (named != 0 && (mac.empty() || MacOf(name) == mac)) return named;
+  if (mac.empty()) return 0;
+  // The NIC may be back under another name after its driver took it again.
+  struct if_nameindex* all = if_nameindex();
+  int found = 0;
+  for (const struct if_nameindex* entry = all; entry != nullptr && entry->if_index != 0; ++entry)
+    if (MacOf(entry->if_name) == mac) found = static_cast<int>(entry->if_index);
+  if (all != nullptr) if_freenameindex(all);
+  return found;
+}
+
+Result<std::string> NetlinkConfig::Mac(const std::string& name) {
+  const std::string mac = MacOf(name);
+  if (mac.empty()) return SystemError("read the MAC of " + name, errno != 0 ? errno : ENODEV);
+  return mac;
+}
+
+Result<bool> NetlinkConfig::IsUp(int ifindex) {
+  ifreq info{};
+  if (if_indextoname(static_cast<unsigned>(ifindex), info.ifr_name) == nullptr ||
+      !InterfaceRequest(SIOCGIFFLAGS, info))
+    return SystemError("read interface " + std::to_string(ifindex), errno);
+  return (info.ifr_flags & IFF_UP) != 0;
+}
+
+Status NetlinkConfig::SetUp(int ifindex, bool up) {
+  return up ? netlink_.SetLinkUp(ifindex) : netlink_.SetLinkDown(ifindex);
+}
+Result<std::vector<InterfaceAddress>> NetlinkConfig::Addresses(int ifindex) {
+  return netlink_.Addresses(ifindex);
+}
+Result<std::vector<InterfaceRoute>> NetlinkConfig::Routes(int ifindex) {
+  return netlink_.Routes(ifindex);
+}
+Status NetlinkConfig::AddAddress(const InterfaceAddress& address, int ifindex) {
+  return netlink_.AddAddress(address, ifindex);
+}
+Status NetlinkConfig::DeleteAddress(const InterfaceAddress& address, int ifindex) {
+  return netlink_.DeleteAddress(address, ifindex);
+}
+Status NetlinkConfig::AddRoute(const InterfaceRoute& route, int ifindex) {
+  return netlink_.AddRoute(route, ifindex);
+}
+Status NetlinkConfig::DeleteRoute(const InterfaceRoute& route, int ifindex) {
+  return netlink_.DeleteRoute(route, ifindex);
+}
+
+Result<unsigned> XenNetVm::Start(const std::string& name) {
+  Result<std::string> printed = RunWaiting({xvm_start_, name});
+  if (!printed) return printed.error();
+  for (std::string_view line : Split(*printed, '\n')) {
+    const std::size_t space = line.find(' ');
+    if (space == std::string_view::npos || line.substr(0, space) != name) continue;
+    if (const auto domid = ParseUnsigned(line.substr(space + 1), kMaxDomainId))
+      return static_cast<unsigned>(*domid);
+  }
+  return InvalidError("start " + name, xvm_start_ + " did not say its domain ID");
+}
+
+Status XenNetVm::Destroy(const std::string& name) {
+  Result<Xenstore> xs = Xenstore::Open();
+  if (!xs) return xs.error();
+  Result<std::map<unsigned, std::string>> names = ReadDomainNames(*xs);
+  if (names && !FindDomain(*names, name)) return {};  // gone already
+  Result<std::string> printed = RunWaiting({xl_, "destroy", name});
+  return printed ? Status() : Status(printed.error());
+}
+
+// dom0's first vif towards `domid`, once its hotplug says it is connected.
+Result<NetVmControl::Vif> XenNetVm::AwaitVif(unsigned domid) {
+  Result<Xenstore> xs = Xenstore::Open();
+  if (!xs) return xs.error();
+  Result<XenstoreWatcher> watcher = XenstoreWatcher::Open();
+  if (!watcher) return watcher.error();
+  const std::string dir = "/local/domain/0/backend/vif/" + std::to_string(domid);
+  if (Status watched = watcher->Watch(dir, "vif"); !watched) return watched.error();
+  const auto deadline = std::chrono::steady_clock::now() + patience_;
+  for (;;) {
+    Result<std::vector<std::string>> devids = xs->Directory(dir);
+    if (devids && !devids->empty()) {
+      std::sort(devids->begin(), devids->end());
+      const std::string path = dir + "/" + devids->front();
+      Result<std::string> hotplug = xs->Read(path + "/hotplug-status");
+      Result<std::string> ip = xs->Read(path + "/ip");
+      if (hotplug && *hotplug == "connected" && ip) {
+        Result<std::vector<IpAddress>> addresses = ParseAddressList(*ip);
+        if (!addresses || addresses->empty())
+          return InvalidError("route through domain " + std::to_string(domid), "its vif has no ip");
+        return Vif{"vif" + std::to_string(domid) + "." + devids->front(), addresses->front()};
+      }
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      return SystemError("wait for dom0's vif towards domain " + std::to_string(domid), ETIMEDOUT);
+    pollfd ready{watcher->fd(), POLLIN, 0};
+    poll(&ready, 1, static_cast<int>(left.count()));
+    if (Result<XenstoreWatcher::Drained> drained = watcher->Drain(); !drained)
+      return drained.error();
+  }
+}
+
+Status XenNetVm::SetDriverPath(const std::string& bdf, const std::string& driver) {
+  Result<Xenstore> xs = Xenstore::Open();
+  if (!xs) return xs.error();
+  return xs->Write("/libxl/pci/" + LibxlPciKey(bdf) + "/driver_path", driver);
+}
+
+Status XenNetVm::ClearDriverPath(const std::string& bdf) {
+  Result<Xenstore> xs = Xenstore::Open();
+  if (!xs) return xs.error();
+  return xs->Remove("/libxl/pci/" + LibxlPciKey(bdf));
+}
+
+}  // namespace qmin

@@ -1,0 +1,53 @@
+// The real sides of nic-handoff's seams: dom0's interfaces over rtnetlink,
+// and the Xen side through xvm-start, xl and xenstore.
+#ifndef QMIN_LIB_NIC_HOST_H_
+#define QMIN_LIB_NIC_HOST_H_
+
+#include <chrono>
+#include <string>
+
+#include "netlink.h"
+#include "nic_handoff.h"
+
+namespace qmin {
+
+class NetlinkConfig : public NetConfig {
+ public:
+  explicit NetlinkConfig(Netlink netlink) : netlink_(std::move(netlink)) {}
+  int Find(const std::string& name, const std::string& mac) override;
+  Result<std::string> Mac(const std::string& name) override;
+  Result<bool> IsUp(int ifindex) override;
+  Status SetUp(int ifindex, bool up) override;
+  Result<std::vector<InterfaceAddress>> Addresses(int ifindex) override;
+  Result<std::vector<InterfaceRoute>> Routes(int ifindex) override;
+  Status AddAddress(const InterfaceAddress& address, int ifindex) override;
+  Status DeleteAddress(const InterfaceAddress& address, int ifindex) override;
+  Status AddRoute(const InterfaceRoute& route, int ifindex) override;
+  Status DeleteRoute(const InterfaceRoute& route, int ifindex) override;
+
+ private:
+  Netlink netlink_;
+};
+
+class XenNetVm : public NetVmControl {
+ public:
+  XenNetVm(std::string xvm_start, std::string xl, std::chrono::seconds patience)
+      : xvm_start_(std::move(xvm_start)), xl_(std::move(xl)), patience_(patience) {}
+  Result<unsigned> Start(const std::string& name) override;
+  Status Destroy(const std::string& name) override;
+  Result<Vif> AwaitVif(unsigned domid) override;
+  Status SetDriverPath(const std::string& bdf, const std::string& driver) override;
+  Status ClearDriverPath(const std::string& bdf) override;
+
+ private:
+  std::string xvm_start_;
+  std::string xl_;
+  std::chrono::seconds patience_;
+};
+
+/// libxl's spelling of a device in xenstore: 0000:00:03.0 -> 0000-00-03-0.
+std::string LibxlPciKey(const std::string& bdf);
+
+}  // namespace qmin
+
+#endif  // QMIN_LIB_NIC_HOST_H_

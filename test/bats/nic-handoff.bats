@@ -1,0 +1,202 @@
+#!/usr/bin/env bats
+# nic-handoff on real network devices: three network namespaces stand for
+# dom0, the net-vm and the LAN's server, a veth for the NIC, and moving it
+# into the net-vm's namespace for the PCI passthrough; sysfs is a fixture
+# tree that records what was written, and xenstore the double.
+# bats file_tags=tool:nic-handoff
+# Bats sets $stderr; the stubs' scripts are single-quoted on purpose.
+# shellcheck disable=SC2154,SC2016
+
+load test_helper
+
+BDF=0000:00:03.0
+
+setup() {
+	requires netns
+	NIC="$QMIN_BIN/nic-handoff"
+	D0="qmin-d0-$$" NV="qmin-nv-$$" LAN="qmin-lan-$$"
+	for ns in "$D0" "$NV" "$LAN"; do ip netns add "$ns"; done
+	ip -n "$D0" link add eth0 address 52:54:00:12:34:56 type veth peer name lan0 netns "$LAN"
+	ip -n "$LAN" addr add 10.0.2.2/24 dev lan0
+	ip -n "$LAN" link set lan0 up
+	ip -n "$D0" addr add 10.0.2.15/24 dev eth0
+	ip -n "$D0" link set eth0 up
+	ip -n "$D0" route add default via 10.0.2.2
+	fixture_sysfs "$BATS_TEST_TMPDIR/sys"
+	xenstore_start
+	export XSCTL D0 NV LAN QMIN_BIN
+	STATE="$BATS_TEST_TMPDIR/state"
+	stubs
+}
+
+teardown() {
+	for ns in "${D0:-}" "${NV:-}" "${LAN:-}"; do [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null; done
+	xenstore_stop
+}
+
+# fixture_sysfs DIR: the NIC at $BDF bound to e1000, pciback loaded.
+fixture_sysfs() {
+	local sys=$1 dev="$1/devices/pci0000:00/$BDF"
+	mkdir -p "$dev" "$sys/class/net/eth0" "$sys/bus/pci/devices" "$sys/bus/pci/drivers/e1000" "$sys/bus/pci/drivers/pciback"
+	ln -s "../../../devices/pci0000:00/$BDF" "$sys/class/net/eth0/device"
+	ln -s "../../../devices/pci0000:00/$BDF" "$sys/bus/pci/devices/$BDF"
+	ln -s "../../../bus/pci/drivers/e1000" "$dev/driver"
+	: >"$dev/driver_override"
+	: >"$dev/reset"
+	for file in bind unbind; do : >"$sys/bus/pci/drivers/e1000/$file"; done
+	for file in bind unbind new_slot remove_slot slots; do : >"$sys/bus/pci/drivers/pciback/$file"; done
+}
+
+# The stubs: xvm-start gives the NIC to the net-vm's namespace (its PCI
+# passthrough) and makes the vif, with vif-route as xl would run it; xl
+# destroy gives the NIC back to dom0's namespace, down and bare, as Xen
+# gives a device back to pciback when its domain dies.
+stubs() {
+	cat >"$BATS_TEST_TMPDIR/xvm-start" <<-'STUB'
+		#!/bin/sh
+		set -e
+		[ -e "$BATS_TEST_TMPDIR/no-start" ] && { echo "xvm-start: error: unable to start $1" >&2; exit 1; }
+		[ -e "$BATS_TEST_TMPDIR/slow-start" ] && sleep 30
+		ip -n "$D0" link set eth0 netns "$NV"
+		ip -n "$NV" addr add 10.0.2.16/24 dev eth0
+		ip -n "$NV" link set eth0 up
+		ip -n "$NV" route add default via 10.0.2.2
+		ip -n "$D0" link add vif7.0 type veth peer name eth1 address 00:16:3e:00:00:07 netns "$NV"
+		ip -n "$NV" addr add 10.137.0.1/32 dev eth1
+		ip -n "$NV" link set eth1 up
+		ip -n "$NV" route add 10.0.2.15 dev eth1
+		for key in ip_forward conf/all/proxy_arp conf/eth0/proxy_arp conf/eth1/proxy_arp neigh/eth0/proxy_delay; do
+			value=1 && [ "${key#neigh}" != "$key" ] && value=0
+			ip netns exec "$NV" sh -c "echo $value >/proc/sys/net/ipv4/$key"
+		done
+		"$XSCTL" write /local/domain/7/name "$1"
+		"$XSCTL" write /local/domain/0/backend/vif/7/0/ip 10.137.0.1
+		"$XSCTL" write /local/domain/0/backend/vif/7/0/mac 00:16:3e:00:00:07
+		ip netns exec "$D0" env vif=vif7.0 XENBUS_PATH=backend/vif/7/0 "$QMIN_BIN/vif-route" \
+			--state-dir "$BATS_TEST_TMPDIR/vif-route" online type_if=vif
+		echo "$1 7"
+	STUB
+	cat >"$BATS_TEST_TMPDIR/xl" <<-'STUB'
+		#!/bin/sh
+		[ "$1" = destroy ] || exit 1
+		ip -n "$NV" link set eth0 netns "$D0" 2>/dev/null
+		ip -n "$D0" link del vif7.0 2>/dev/null
+		"$XSCTL" rm /local/domain/7
+		"$XSCTL" rm /local/domain/0/backend/vif/7
+		exit 0
+	STUB
+	chmod +x "$BATS_TEST_TMPDIR/xvm-start" "$BATS_TEST_TMPDIR/xl"
+	export BATS_TEST_TMPDIR
+}
+
+nic() {
+	run --separate-stderr ip netns exec "$D0" "$NIC" --sysfs "$BATS_TEST_TMPDIR/sys" --state "$STATE" \
+		--xvm-start "$BATS_TEST_TMPDIR/xvm-start" --xl "$BATS_TEST_TMPDIR/xl" --wait 10 "$@"
+}
+
+# dom0_as_found: eth0 in dom0 with its address and default route, and the
+# server reachable directly.
+dom0_as_found() {
+	run ip -n "$D0" -4 -o addr show dev eth0
+	assert_output --partial "inet 10.0.2.15/24"
+	run ip -n "$D0" route show default
+	assert_output --partial "default via 10.0.2.2 dev eth0"
+	ip netns exec "$D0" ping -c 1 -W 2 10.0.2.2 >/dev/null || fail "dom0 cannot reach the server"
+	[ ! -e "$STATE" ] || fail "the state file is left: $(cat "$STATE")"
+}
+
+@test "-h prints usage on stdout; every option is in the man page" {
+	run --separate-stderr "$NIC" -h
+	assert_success
+	local option
+	while IFS= read -r option; do
+		grep -q -- "Fl Fl ${option#--}" "$QMIN_ROOT/man/nic-handoff.8" || fail "$option is not in man/nic-handoff.8"
+	done < <(grep -oE -- '--[a-z-]+' <<<"$output" | sort -u)
+}
+
+@test "the NIC goes to the net-vm, dom0 routes through it, and back with restore" {
+	nic eth0 net-vm
+	assert_success
+	# dom0 has no NIC; its address is on the vif, its default route via the net-vm.
+	run ip -n "$D0" link show eth0
+	assert_failure
+	run ip -n "$D0" -4 -o addr show dev vif7.0
+	assert_output --partial "inet 10.0.2.15/32"
+	run ip -n "$D0" route show default
+	assert_output --regexp "default via 10.137.0.1 dev vif7.0 .*onlink"
+	ip netns exec "$D0" ping -c 1 -W 2 10.0.2.2 >/dev/null || fail "dom0 cannot reach the server through the net-vm"
+	ip netns exec "$LAN" ping -c 1 -W 2 10.0.2.15 >/dev/null || fail "the server cannot reach dom0 (proxy ARP)"
+	assert_equal "$("$XSCTL" read "/libxl/pci/0000-00-03-0/driver_path")" /sys/bus/pci/drivers/e1000
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/sys/bus/pci/drivers/pciback/bind")" "$BDF"
+	nic status
+	assert_line --index 1 "handed to net-vm (domain 7) over vif7.0 via 10.137.0.1"
+	nic eth0 net-vm
+	assert_failure 1
+	nic restore
+	assert_success
+	dom0_as_found
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/sys/bus/pci/drivers/e1000/bind")" "$BDF"
+	# A fixture file is not truncated as sysfs is: the cleared override is its first line.
+	assert_equal "$(head -n 1 "$BATS_TEST_TMPDIR/sys/devices/pci0000:00/$BDF/driver_override")" ""
+	run "$XSCTL" read /libxl/pci/0000-00-03-0/driver_path
+	assert_failure
+}
+
+@test "a net-vm that cannot start leaves dom0 on its NIC, and says what was undone" {
+	touch "$BATS_TEST_TMPDIR/no-start"
+	nic eth0 net-vm
+	assert_failure 111
+	grep -q "nic-handoff: fatal: unable to run $BATS_TEST_TMPDIR/xvm-start net-vm: it exited 1; undone: driver-path, reset, pciback, slot, override, unbind, down, addresses, routes" <<<"$stderr" ||
+		fail "$stderr"
+	dom0_as_found
+}
+
+@test "killed half way, the state file lets restore finish the job" {
+	touch "$BATS_TEST_TMPDIR/slow-start"
+	ip netns exec "$D0" "$NIC" --sysfs "$BATS_TEST_TMPDIR/sys" --state "$STATE" \
+		--xvm-start "$BATS_TEST_TMPDIR/xvm-start" --xl "$BATS_TEST_TMPDIR/xl" eth0 net-vm 2>/dev/null 3>&- &
+	local handoff=$!
+	wait_for_line "$STATE" "^done=driver-path$" 10
+	kill -9 "$handoff"
+	pkill -f "$BATS_TEST_TMPDIR/xvm-start" || true
+	wait "$handoff" 2>/dev/null || true
+	run ip -n "$D0" -4 -o addr show dev eth0
+	refute_output --partial 10.0.2.15
+	nic status
+	assert_line --index 1 "on its way to net-vm"
+	nic restore
+	assert_success
+	assert_output "restored: driver-path, reset, pciback, slot, override, unbind, down, addresses, routes"
+	dom0_as_found
+}
+
+@test "release and adopt by hand, over hvc0" {
+	nic release eth0
+	assert_success
+	run ip -n "$D0" -4 -o addr show dev eth0
+	refute_output --partial 10.0.2.15
+	nic adopt eth0 net-vm
+	assert_success
+	ip netns exec "$D0" ping -c 1 -W 2 10.0.2.2 >/dev/null || fail "dom0 cannot reach the server through the net-vm"
+	nic restore
+	dom0_as_found
+}
+
+@test "-n prints the steps and changes nothing" {
+	nic -n eth0 net-vm
+	assert_success
+	assert_line --index 0 "take eth0's routes away"
+	assert_line "bind $BDF to pciback"
+	assert_line "xvm-start net-vm"
+	dom0_as_found
+}
+
+@test "the EXAMPLES of nic-handoff(8) run" {
+	local example
+	while IFS= read -r example; do
+		example=${example//nic-handoff /nic-handoff --sysfs $BATS_TEST_TMPDIR/sys --state $STATE --xvm-start $BATS_TEST_TMPDIR/xvm-start --xl $BATS_TEST_TMPDIR/xl }
+		run_logged ip netns exec "$D0" env PATH="$QMIN_BIN:$PATH" sh -c "$example"
+		assert_success
+	done < <(man_examples "$QMIN_ROOT/man/nic-handoff.8")
+	[ ! -e "$STATE" ] || fail "the examples leave a handoff behind"
+}
