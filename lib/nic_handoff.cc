@@ -11,7 +11,6 @@
 namespace qmin {
 namespace {
 
-constexpr char kPciback[] = "bus/pci/drivers/pciback";
 constexpr int kUndoAttempts = 3;
 
 bool IsBdf(const std::string& text) {
@@ -20,22 +19,7 @@ bool IsBdf(const std::string& text) {
          std::all_of(text.begin(), text.end(), [](char c) { return IsNameChar(c, ":"); });
 }
 
-// What a step that finds nothing to do again may ignore.
-bool AlreadyDone(const Status& status) {
-  const int err = status.error().errnum;
-  return err == ESRCH || err == ENOENT || err == EADDRNOTAVAIL || err == EEXIST || err == ENODEV;
-}
-
-Status Tolerant(Status status) { return !status && AlreadyDone(status) ? Status() : status; }
-
-// The driver's directory below sysfs, from its /sys path.
-std::string DriverDir(const std::string& driver) {
-  return driver.substr(std::string("/sys/").size());
-}
-
 }  // namespace
-
-int Handoff::Interface() { return net_.Find(record_.iface, record_.mac); }
 
 Status Handoff::Save() {
   if (options_.dry_run) return {};
@@ -58,9 +42,9 @@ Result<NicRecord> Handoff::Record() {
     return InvalidError("hand over " + record.iface, "its device " + record.bdf + " is not on PCI");
   if (Result<std::string> driver = sysfs_.Resolve("bus/pci/devices/" + record.bdf + "/driver"))
     record.driver = *driver;
-  if (record.driver == "/sys/" + std::string(kPciback))
+  if (record.driver == "/sys/" + std::string(kPcibackDir))
     return InvalidError("hand over " + record.iface, "pciback holds it already");
-  if (!sysfs_.Exists(kPciback)) return SystemError("find pciback", ENOENT, ExitCode::kTemporary);
+  if (!sysfs_.Exists(kPcibackDir)) return SystemError("find pciback", ENOENT, ExitCode::kTemporary);
   Result<std::string> mac = net_.Mac(record.iface);
   if (!mac) return mac.error();
   record.mac = *mac;
@@ -86,7 +70,7 @@ std::vector<Handoff::Step> Handoff::ReleaseSteps() {
   if (!record_.driver.empty()) names.push_back("unbind");
   if (sysfs_.Exists("bus/pci/devices/" + record_.bdf + "/driver_override"))
     names.push_back("override");
-  Result<std::string> slots = sysfs_.Read(std::string(kPciback) + "/slots");
+  Result<std::string> slots = sysfs_.Read(std::string(kPcibackDir) + "/slots");
   if (!slots || slots->find(record_.bdf) == std::string::npos) names.push_back("slot");
   for (const char* name : {"pciback", "reset", "driver-path"}) names.push_back(name);
   std::vector<Step> steps;
@@ -99,135 +83,6 @@ std::vector<Handoff::Step> Handoff::AdoptSteps() {
   for (const char* name : {"netvm", "vif", "vif-addresses", "default-route"})
     steps.push_back(StepNamed(name));
   return steps;
-}
-
-// Each step by name, so that `restore` can undo what a state file says was done.
-Handoff::Step Handoff::StepNamed(const std::string& name) {
-  const std::string bdf = record_.bdf;
-  const std::string device = "bus/pci/devices/" + bdf;
-  if (name == "down")
-    return {name, "ip link set " + record_.iface + " down",
-            [this] { return net_.SetUp(Interface(), false); },
-            [this] { return record_.was_up ? net_.SetUp(Interface(), true) : Status(); }};
-  if (name == "routes")
-    return {name, "take " + record_.iface + "'s routes away",
-            [this] {
-              for (const InterfaceRoute& route : record_.routes)
-                if (Status status = Tolerant(net_.DeleteRoute(route, Interface())); !status)
-                  return status;
-              return Status();
-            },
-            [this] {
-              for (const InterfaceRoute& route : record_.routes)
-                if (Status status = net_.AddRoute(route, Interface()); !status) return status;
-              return Status();
-            }};
-  if (name == "addresses")
-    return {name, "take " + record_.iface + "'s addresses away",
-            [this] {
-              for (const InterfaceAddress& address : record_.addresses)
-                if (Status status = Tolerant(net_.DeleteAddress(address, Interface())); !status)
-                  return status;
-              return Status();
-            },
-            [this] {
-              for (const InterfaceAddress& address : record_.addresses)
-                if (Status status = Tolerant(net_.AddAddress(address, Interface())); !status)
-                  return status;
-              return Status();
-            }};
-  if (name == "unbind")
-    return {name, "unbind " + bdf + " from " + record_.driver,
-            [this, bdf] { return sysfs_.Write(DriverDir(record_.driver) + "/unbind", bdf); },
-            [this, bdf] { return sysfs_.Write(DriverDir(record_.driver) + "/bind", bdf); }};
-  if (name == "override")
-    return {name, "echo pciback > /sys/" + device + "/driver_override",
-            [this, device] { return sysfs_.Write(device + "/driver_override", "pciback"); },
-            [this, device] { return sysfs_.Write(device + "/driver_override", "\n"); }};
-  if (name == "slot")
-    return {name, "add " + bdf + " to pciback's slots",
-            [this, bdf] { return sysfs_.Write(std::string(kPciback) + "/new_slot", bdf); },
-            [this, bdf] { return sysfs_.Write(std::string(kPciback) + "/remove_slot", bdf); }};
-  if (name == "pciback")
-    return {name, "bind " + bdf + " to pciback",
-            [this, bdf] { return sysfs_.Write(std::string(kPciback) + "/bind", bdf); },
-            [this, bdf] { return sysfs_.Write(std::string(kPciback) + "/unbind", bdf); }};
-  if (name == "reset")
-    return {name, "reset " + bdf + " (a failure is only a warning, as in libxl)",
-            [this, bdf, device] {
-              const bool flr = sysfs_.Exists(std::string(kPciback) + "/do_flr");
-              if (!flr && !sysfs_.Exists(device + "/reset")) {
-                log_.Warning(bdf + " has no function-level reset; going on, as libxl does");
-                return Status();
-              }
-              Status reset = flr ? sysfs_.Write(std::string(kPciback) + "/do_flr", bdf)
-                                 : sysfs_.Write(device + "/reset", "1");
-              if (!reset)
-                log_.Warning("the reset of " + bdf + " failed (" + reset.error().reason +
-                             "); going on, as libxl does");
-              return Status();
-            },
-            nullptr};
-  if (name == "driver-path")
-    return {name, "record " + record_.driver + " as libxl's driver_path of " + bdf,
-            [this, bdf] {
-              return record_.driver.empty() ? Status() : xen_.SetDriverPath(bdf, record_.driver);
-            },
-            [this, bdf] { return xen_.ClearDriverPath(bdf); }};
-  if (name == "netvm")
-    return {name, "xvm-start " + record_.netvm,
-            [this] {
-              Result<unsigned> domid = xen_.Start(record_.netvm);
-              if (!domid) return Status(domid.error());
-              record_.netvm_domid = *domid;
-              return Status();
-            },
-            [this] { return xen_.Destroy(record_.netvm); }};
-  if (name == "vif")
-    return {name, "wait for dom0's vif towards " + record_.netvm,
-            [this] {
-              Result<NetVmControl::Vif> vif = xen_.AwaitVif(record_.netvm_domid);
-              if (!vif) return Status(vif.error());
-              record_.vif = vif->name;
-              record_.gateway = vif->gateway.text;
-              return Status();
-            },
-            nullptr};
-  if (name == "vif-addresses")
-    return {name, "move " + record_.iface + "'s addresses to the vif, as /32",
-            [this] {
-              const int vif = net_.Find(record_.vif, "");
-              for (InterfaceAddress address : record_.addresses) {
-                address.prefix = address.address.host_prefix();
-                if (Status status = net_.AddAddress(address, vif); !status) return status;
-              }
-              return Status();
-            },
-            [this] {
-              const int vif = net_.Find(record_.vif, "");
-              for (InterfaceAddress address : record_.addresses) {
-                address.prefix = address.address.host_prefix();
-                if (vif != 0)
-                  if (Status status = Tolerant(net_.DeleteAddress(address, vif)); !status)
-                    return status;
-              }
-              return Status();
-            }};
-  // default-route
-  return {name, "route by default through " + record_.netvm,
-          [this] {
-            Result<IpAddress> gateway = ParseHostAddress(record_.gateway);
-            if (!gateway) return Status(gateway.error());
-            const InterfaceRoute route{IpAddress{gateway->family, {}, ""}, 0, *gateway, true};
-            return net_.AddRoute(route, net_.Find(record_.vif, ""));
-          },
-          [this] {
-            Result<IpAddress> gateway = ParseHostAddress(record_.gateway);
-            const int vif = net_.Find(record_.vif, "");
-            if (!gateway || vif == 0) return Status();
-            const InterfaceRoute route{IpAddress{gateway->family, {}, ""}, 0, *gateway, true};
-            return Tolerant(net_.DeleteRoute(route, vif));
-          }};
 }
 
 // Takes the steps in order; a failure undoes those already taken.

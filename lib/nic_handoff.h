@@ -81,6 +81,9 @@ struct HandoffOptions {
   bool dry_run = false;
 };
 
+/// pciback's directory below /sys.
+inline constexpr char kPcibackDir[] = "bus/pci/drivers/pciback";
+
 enum class HandoffCommand { kHandoff, kRelease, kAdopt, kRestore, kStatus };
 
 class Handoff {
@@ -103,6 +106,19 @@ class Handoff {
   std::vector<Step> ReleaseSteps();
   std::vector<Step> AdoptSteps();
   Step StepNamed(const std::string& name);
+  Step LinkStep(const std::string& name);
+  Step DeviceStep(const std::string& name);
+  Status DeleteRoutes();
+  Status AddRoutes();
+  Status DeleteAddresses();
+  Status AddAddresses();
+  Status AddVifAddresses();
+  Status DeleteVifAddresses();
+  Status AddDefaultRoute();
+  Status DeleteDefaultRoute();
+  Status Reset();
+  Status StartNetVm();
+  Status AwaitVif();
   Status Take(const std::vector<Step>& steps);
   Status Undo(const std::vector<std::string>& names, std::string& restored);
   Status Save();

@@ -6,8 +6,8 @@
 // Debian's static libxenstore.a is built without USE_PTHREAD: a request reads
 // exactly one message back and fails (closing the connection) if that message
 // is a watch event. So a connection that has watches must not make requests:
-// open one Xenstore for watches and another for reads and writes. Watch()
-// reads the initial event itself, so several watches can be set in a row.
+// watches live in XenstoreWatcher (xenstore_watcher.h), which speaks the wire
+// protocol on a connection of its own; this class only reads and writes.
 #ifndef QMIN_LIB_XENSTORE_H_
 #define QMIN_LIB_XENSTORE_H_
 

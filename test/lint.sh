@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Static checks that `make check` runs: clang-format, clang-tidy, shellcheck
-# and mandoc. Each failure is printed; the script fails if any check failed.
+# Static checks that `make check` runs: clang-format, clang-tidy, the layers
+# and sizes of lint-structure.sh, shellcheck and mandoc. Each failure is printed; the script fails if any check failed.
 set -u
 cd "$(dirname "$0")/.." || exit 111
 failed=0
@@ -13,6 +13,8 @@ clang-format --dry-run --Werror "${cxx[@]}" || { note "clang-format: run clang-f
 mapfile -t tidy < <(printf '%s\n' "${cxx[@]}" | grep '\.cc$' | grep -v '_test\.cc$')
 clang-tidy --quiet "${tidy[@]}" -- -std=c++20 -iquote lib -iquote test/fakes 2>/dev/null ||
 	{ note "clang-tidy failed"; failed=1; }
+
+bash test/lint-structure.sh || { note "lint-structure failed: lib/LAYERS says what may include what"; failed=1; }
 
 mapfile -t scripts < <(git ls-files '.ci/run' '*.sh' '*.bash' '*.bats' 'init.d/*' 'hotplug/*' 'test/fakes/xl' 2>/dev/null)
 shellcheck -x "${scripts[@]}" || { note "shellcheck failed"; failed=1; }
