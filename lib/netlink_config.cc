@@ -162,7 +162,12 @@ Result<std::vector<InterfaceAddress>> Netlink::Addresses(int ifindex) {
         address.address = FromBytes(info->ifa_family, RTA_DATA(&attribute));
     });
     address.prefix = info->ifa_prefixlen;
-    if (address.address.family != 0 && !IsLinkLocal6(address.address)) addresses.push_back(address);
+    // The kernel's own (link-local) and what autoconfiguration gave (not
+    // permanent) come back by themselves: only what was set by hand counts.
+    const bool autoconfigured =
+        info->ifa_family == AF_INET6 && !(info->ifa_flags & IFA_F_PERMANENT);
+    if (address.address.family != 0 && !IsLinkLocal6(address.address) && !autoconfigured)
+      addresses.push_back(address);
   });
   if (!dumped) return dumped.error();
   return addresses;
@@ -176,8 +181,10 @@ Result<std::vector<InterfaceRoute>> Netlink::Routes(int ifindex) {
   const Status dumped = Dump(message.Finish(), "list routes", [&](const nlmsghdr& reply) {
     if (reply.nlmsg_type != RTM_NEWROUTE) return;
     const auto* info = static_cast<const rtmsg*>(NLMSG_DATA(&reply));
+    // Routes the kernel made for an address, or learnt from router
+    // advertisements, come back by themselves.
     if (info->rtm_table != RT_TABLE_MAIN || info->rtm_type != RTN_UNICAST ||
-        info->rtm_protocol == RTPROT_KERNEL)
+        info->rtm_protocol == RTPROT_KERNEL || info->rtm_protocol == RTPROT_RA)
       return;
     InterfaceRoute route;
     route.prefix = info->rtm_dst_len;

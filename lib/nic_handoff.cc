@@ -72,7 +72,7 @@ std::vector<Handoff::Step> Handoff::ReleaseSteps() {
     names.push_back("override");
   Result<std::string> slots = sysfs_.Read(std::string(kPcibackDir) + "/slots");
   if (!slots || slots->find(record_.bdf) == std::string::npos) names.push_back("slot");
-  for (const char* name : {"pciback", "reset", "driver-path"}) names.push_back(name);
+  for (const char* name : {"pciback", "quarantine", "reset", "driver-path"}) names.push_back(name);
   std::vector<Step> steps;
   for (const std::string& name : names) steps.push_back(StepNamed(name));
   return steps;
@@ -118,6 +118,9 @@ Status Handoff::Undo(const std::vector<std::string>& names, std::string& restore
     if (!undone) {
       log_.Error(InvalidError("undo " + *it, undone.error().Text()));
       failed.push_back(*it);
+      // While a net-vm may still exist, its NIC may still do DMA for it:
+      // the card stays on pciback until a later restore destroys the VM.
+      if (*it == "netvm") break;
       continue;
     }
     restored += (restored.empty() ? "" : ", ") + *it;

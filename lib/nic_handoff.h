@@ -60,7 +60,9 @@ class NetVmControl {
   virtual ~NetVmControl() = default;
   /// Starts the net-vm (xvm-start); its domain ID.
   virtual Result<unsigned> Start(const std::string& name) = 0;
-  virtual Status Destroy(const std::string& name) = 0;
+  /// Destroys the domain `domid` (when 0, the one called `name`); succeeds
+  /// only once Xen has no such domain.
+  virtual Status Destroy(const std::string& name, unsigned domid) = 0;
   /// Waits until dom0's first vif towards `domid` is connected; its name
   /// ("vif3.0") and the net-vm's address on it.
   struct Vif {
@@ -72,6 +74,13 @@ class NetVmControl {
   /// `xl pci-assignable-remove -r` can give the device back too.
   virtual Status SetDriverPath(const std::string& bdf, const std::string& driver) = 0;
   virtual Status ClearDriverPath(const std::string& bdf) = 0;
+  /// `xl pci-assignable-add`: with the device on pciback already, libxl only
+  /// quarantines it (hands its IOMMU context from dom0 to Xen's quarantine).
+  virtual Status Quarantine(const std::string& bdf) = 0;
+  /// `xl pci-assignable-remove`: out of quarantine, back in dom0's IOMMU
+  /// context (where a destroyed domain leaves it, too), then libxl unbinds it
+  /// from pciback and removes its slot itself.
+  virtual Status Unquarantine(const std::string& bdf) = 0;
 };
 
 struct HandoffOptions {
@@ -117,6 +126,8 @@ class Handoff {
   Status AddDefaultRoute();
   Status DeleteDefaultRoute();
   Status Reset();
+  Status UnbindPciback();
+  Status RemoveSlot();
   Status StartNetVm();
   Status AwaitVif();
   Status Take(const std::vector<Step>& steps);

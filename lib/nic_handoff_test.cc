@@ -191,9 +191,10 @@ class FakeNet : public NetConfig {
 
 class FakeXen : public NetVmControl {
  public:
-  explicit FakeXen(FakeNet& net) : net_(net) {}
+  FakeXen(FakeNet& net, FakeSysfs& sysfs) : net_(net), sysfs_(sysfs) {}
   std::set<std::string> running;
   std::map<std::string, std::string> driver_paths;
+  std::set<std::string> quarantined;
   Faults faults;
 
   Result<unsigned> Start(const std::string& name) override {
@@ -202,7 +203,7 @@ class FakeXen : public NetVmControl {
     net_.links[7] = Link{"vif7.0", "fe:ff:ff:ff:ff:ff", true, {}, {}};
     return 7U;
   }
-  Status Destroy(const std::string& name) override {
+  Status Destroy(const std::string& name, unsigned) override {
     if (faults.Hit()) return Fault("destroy " + name);
     running.erase(name);
     net_.links.erase(7);
@@ -222,9 +223,25 @@ class FakeXen : public NetVmControl {
     driver_paths.erase(bdf);
     return {};
   }
+  // libxl's rules: only a device on pciback can be quarantined; taking it
+  // out of quarantine also unbinds it from pciback and removes its slot.
+  Status Quarantine(const std::string& bdf) override {
+    if (faults.Hit()) return Fault("quarantine");
+    if (sysfs_.model.driver[bdf] != "pciback") return SystemError("quarantine", ENODEV);
+    quarantined.insert(bdf);
+    return {};
+  }
+  Status Unquarantine(const std::string& bdf) override {
+    if (faults.Hit()) return Fault("de-quarantine");
+    if (quarantined.erase(bdf) == 0) return SystemError("de-quarantine", EINVAL);
+    if (sysfs_.model.driver[bdf] == "pciback") sysfs_.model.driver[bdf].clear();
+    sysfs_.model.slots.erase(bdf);
+    return {};
+  }
 
  private:
   FakeNet& net_;
+  FakeSysfs& sysfs_;
 };
 
 class HandoffTest : public ::testing::Test {
@@ -235,12 +252,13 @@ class HandoffTest : public ::testing::Test {
   }
   bool AsFound() const {
     return sysfs_.model == PciModel{} && net_.links == FakeNet{}.links && xen_.running.empty() &&
-           xen_.driver_paths.empty() && access((dir_ / "state").c_str(), F_OK) != 0;
+           xen_.driver_paths.empty() && xen_.quarantined.empty() &&
+           access((dir_ / "state").c_str(), F_OK) != 0;
   }
   testing::ScopedTempDir dir_;
   FakeSysfs sysfs_;
   FakeNet net_;
-  FakeXen xen_{net_};
+  FakeXen xen_{net_, sysfs_};
   Log log_{"nic-handoff", 0};
 };
 
@@ -249,6 +267,7 @@ TEST_F(HandoffTest, TheNicGoesToPcibackAndDom0RoutesThroughTheNetVm) {
   EXPECT_EQ(sysfs_.model.driver[kBdf], "pciback");
   EXPECT_EQ(sysfs_.model.slots, std::set<std::string>{kBdf});
   EXPECT_EQ(xen_.driver_paths[kBdf], "/sys/bus/pci/drivers/e1000");
+  EXPECT_EQ(xen_.quarantined, std::set<std::string>{kBdf});
   EXPECT_EQ(xen_.running, std::set<std::string>{"net-vm"});
   const Link& eth0 = net_.links[2];
   EXPECT_FALSE(eth0.up);
@@ -293,7 +312,7 @@ TEST_F(HandoffTest, AFaultAtAnyOtherStepLeavesEverythingAsFound) {
     }
     ASSERT_TRUE(AsFound()) << "netlink fault " << at;
   }
-  for (int at = 1; at <= 3; ++at) {
+  for (int at = 1; at <= 4; ++at) {  // quarantine, driver_path, start, the vif
     xen_.faults = Faults{0, {at}};
     ASSERT_FALSE(Run(HandoffCommand::kHandoff)) << "xen fault " << at;
     ASSERT_TRUE(AsFound()) << "xen fault " << at;
@@ -301,14 +320,14 @@ TEST_F(HandoffTest, AFaultAtAnyOtherStepLeavesEverythingAsFound) {
 }
 
 TEST_F(HandoffTest, AFaultDuringTheRollbackIsTriedAgain) {
-  xen_.faults = Faults{0, {2}};  // the vif never comes: everything is undone
+  xen_.faults = Faults{0, {4}};  // the vif never comes: everything is undone
   ASSERT_FALSE(Run(HandoffCommand::kHandoff));
   ASSERT_TRUE(AsFound());
   const int rollback_writes = sysfs_.faults.calls / 2;
   for (int at = 1; at <= rollback_writes; ++at) {
     sysfs_.faults = Faults{0, {rollback_writes + at}};
     net_.faults = Faults{0, {6 + at}};
-    xen_.faults = Faults{0, {2, 3}};  // and destroying the net-vm fails once too
+    xen_.faults = Faults{0, {4, 5}};  // and destroying the net-vm fails once too
     ASSERT_FALSE(Run(HandoffCommand::kHandoff));
     EXPECT_TRUE(AsFound()) << "rollback fault " << at;
   }

@@ -68,6 +68,20 @@ Result<std::string> RunWaiting(const std::vector<std::string>& argv) {
   return printed;
 }
 
+// Whether Xen has domain `id`: `xl list ID` asks the hypervisor.
+bool XenHasDomain(const std::string& xl, const std::string& id) {
+  const int quiet = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  SpawnOptions options;
+  options.argv = {xl, "list", id};
+  options.fds = {-1, quiet, quiet};
+  Result<pid_t> pid = Spawn(options);
+  if (quiet >= 0) close(quiet);
+  if (!pid) return true;  // unknown: say it is there, so nothing is taken from it
+  int status = 0;
+  waitpid(*pid, &status, 0);
+  return ExitStatusOf(status) == 0;
+}
+
 }  // namespace
 
 std::string LibxlPciKey(const std::string& bdf) {
@@ -138,13 +152,26 @@ Result<unsigned> XenNetVm::Start(const std::string& name) {
   return InvalidError("start " + name, xvm_start_ + " did not say its domain ID");
 }
 
-Status XenNetVm::Destroy(const std::string& name) {
-  Result<Xenstore> xs = Xenstore::Open();
-  if (!xs) return xs.error();
-  Result<std::map<unsigned, std::string>> names = ReadDomainNames(*xs);
-  if (names && !FindDomain(*names, name)) return {};  // gone already
-  Result<std::string> printed = RunWaiting({xl_, "destroy", name});
-  return printed ? Status() : Status(printed.error());
+// Xen, not xenstore, says whether the domain is gone: libxl drops a domain's
+// xenstore entries before Xen lets go of it, and of the NIC it holds.
+Status XenNetVm::Destroy(const std::string& name, unsigned domid) {
+  if (domid == 0) {
+    Result<Xenstore> xs = Xenstore::Open();
+    if (!xs) return xs.error();
+    Result<std::map<unsigned, std::string>> names = ReadDomainNames(*xs);
+    if (!names) return names.error();
+    const std::optional<unsigned> found = FindDomain(*names, name);
+    if (!found) return {};  // never started
+    domid = *found;
+  }
+  const std::string id = std::to_string(domid);
+  if (!XenHasDomain(xl_, id)) return {};  // gone already
+  Result<std::string> destroyed = RunWaiting({xl_, "destroy", id});
+  if (XenHasDomain(xl_, id))
+    return Error{ExitCode::kTemporary, "destroy " + name + " (domain " + id + ")",
+                 "Xen still has it" + (destroyed ? std::string() : ": " + destroyed.error().reason),
+                 EBUSY};
+  return {};
 }
 
 // dom0's first vif towards `domid`, once its hotplug says it is connected.
@@ -185,6 +212,16 @@ Status XenNetVm::SetDriverPath(const std::string& bdf, const std::string& driver
   Result<Xenstore> xs = Xenstore::Open();
   if (!xs) return xs.error();
   return xs->Write("/libxl/pci/" + LibxlPciKey(bdf) + "/driver_path", driver);
+}
+
+Status XenNetVm::Quarantine(const std::string& bdf) {
+  Result<std::string> added = RunWaiting({xl_, "pci-assignable-add", bdf});
+  return added ? Status() : Status(added.error());
+}
+
+Status XenNetVm::Unquarantine(const std::string& bdf) {
+  Result<std::string> removed = RunWaiting({xl_, "pci-assignable-remove", bdf});
+  return removed ? Status() : Status(removed.error());
 }
 
 Status XenNetVm::ClearDriverPath(const std::string& bdf) {

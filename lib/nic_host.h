@@ -34,10 +34,12 @@ class XenNetVm : public NetVmControl {
   XenNetVm(std::string xvm_start, std::string xl, std::chrono::seconds patience)
       : xvm_start_(std::move(xvm_start)), xl_(std::move(xl)), patience_(patience) {}
   Result<unsigned> Start(const std::string& name) override;
-  Status Destroy(const std::string& name) override;
+  Status Destroy(const std::string& name, unsigned domid) override;
   Result<Vif> AwaitVif(unsigned domid) override;
   Status SetDriverPath(const std::string& bdf, const std::string& driver) override;
   Status ClearDriverPath(const std::string& bdf) override;
+  Status Quarantine(const std::string& bdf) override;
+  Status Unquarantine(const std::string& bdf) override;
 
  private:
   std::string xvm_start_;

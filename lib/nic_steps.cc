@@ -68,11 +68,15 @@ Handoff::Step Handoff::DeviceStep(const std::string& name) {
   if (name == "slot")
     return {name, "add " + bdf + " to pciback's slots",
             [this, bdf] { return sysfs_.Write(Pciback("new_slot"), bdf); },
-            [this, bdf] { return sysfs_.Write(Pciback("remove_slot"), bdf); }};
+            [this] { return RemoveSlot(); }};
   if (name == "pciback")
     return {name, "bind " + bdf + " to pciback",
             [this, bdf] { return sysfs_.Write(Pciback("bind"), bdf); },
-            [this, bdf] { return sysfs_.Write(Pciback("unbind"), bdf); }};
+            [this] { return UnbindPciback(); }};
+  if (name == "quarantine")
+    return {name, "xl pci-assignable-add " + bdf + " (Xen quarantines it)",
+            [this, bdf] { return xen_.Quarantine(bdf); },
+            [this, bdf] { return xen_.Unquarantine(bdf); }};
   if (name == "reset")
     return {name, "reset " + bdf + " (a failure is only a warning, as in libxl)",
             [this] { return Reset(); }, nullptr};
@@ -83,7 +87,7 @@ Handoff::Step Handoff::DeviceStep(const std::string& name) {
         [this, bdf] { return xen_.ClearDriverPath(bdf); }};
   if (name == "netvm")
     return {name, "xvm-start " + record_.netvm, [this] { return StartNetVm(); },
-            [this] { return xen_.Destroy(record_.netvm); }};
+            [this] { return xen_.Destroy(record_.netvm, record_.netvm_domid); }};
   return {name, "wait for dom0's vif towards " + record_.netvm, [this] { return AwaitVif(); },
           nullptr};
 }
@@ -144,6 +148,21 @@ Status Handoff::DeleteDefaultRoute() {
   if (!gateway || vif == 0) return {};
   const InterfaceRoute route{IpAddress{gateway->family, {}, ""}, 0, *gateway, true};
   return Tolerant(net_.DeleteRoute(route, vif));
+}
+
+// `xl pci-assignable-remove` unbinds the device itself: what is not bound
+// to pciback any more is let be.
+Status Handoff::UnbindPciback() {
+  Result<std::string> driver = sysfs_.Resolve("bus/pci/devices/" + record_.bdf + "/driver");
+  if (!driver || *driver != "/sys/" + std::string(kPcibackDir)) return {};
+  return sysfs_.Write(Pciback("unbind"), record_.bdf);
+}
+
+// Likewise its slot, which libxl removes too.
+Status Handoff::RemoveSlot() {
+  Result<std::string> slots = sysfs_.Read(Pciback("slots"));
+  if (slots && slots->find(record_.bdf) == std::string::npos) return {};
+  return sysfs_.Write(Pciback("remove_slot"), record_.bdf);
 }
 
 // libxl resets a device it assigns and only warns when that fails; so do we.

@@ -69,6 +69,7 @@ stubs() {
 			value=1 && [ "${key#neigh}" != "$key" ] && value=0
 			ip netns exec "$NV" sh -c "echo $value >/proc/sys/net/ipv4/$key"
 		done
+		touch "$BATS_TEST_TMPDIR/domain-7"
 		"$XSCTL" write /local/domain/7/name "$1"
 		"$XSCTL" write /local/domain/0/backend/vif/7/0/ip 10.137.0.1
 		"$XSCTL" write /local/domain/0/backend/vif/7/0/mac 00:16:3e:00:00:07
@@ -78,7 +79,23 @@ stubs() {
 	STUB
 	cat >"$BATS_TEST_TMPDIR/xl" <<-'STUB'
 		#!/bin/sh
+		# xl pci-assignable-add/-remove BDF: libxl's quarantine, and on the way
+		# back the pciback unbind and remove_slot libxl does itself.
+		pciback="$BATS_TEST_TMPDIR/sys/bus/pci/drivers/pciback"
+		case "$1" in
+		pci-assignable-add) touch "$BATS_TEST_TMPDIR/quarantined" && exit 0 ;;
+		pci-assignable-remove)
+			rm "$BATS_TEST_TMPDIR/quarantined" || exit 1
+			echo "$2" >"$pciback/unbind" && echo "$2" >"$pciback/remove_slot" && rm -f "$pciback/$2"
+			exit 0
+			;;
+		esac
+		# xl list DOMID: whether Xen has the domain; xl destroy DOMID.
+		[ "$2" = 7 ] && [ -e "$BATS_TEST_TMPDIR/domain-7" ] || { echo "$2 is an invalid domain identifier (rc=-6)" >&2; exit 1; }
+		[ "$1" = list ] && exit 0
 		[ "$1" = destroy ] || exit 1
+		[ -e "$BATS_TEST_TMPDIR/stuck" ] && { echo "destroy failed (rc=-3)" >&2; exit 1; }
+		rm "$BATS_TEST_TMPDIR/domain-7"
 		ip -n "$NV" link set eth0 netns "$D0" 2>/dev/null
 		ip -n "$D0" link del vif7.0 2>/dev/null
 		"$XSCTL" rm /local/domain/7
@@ -146,7 +163,7 @@ dom0_as_found() {
 	touch "$BATS_TEST_TMPDIR/no-start"
 	nic eth0 net-vm
 	assert_failure 111
-	grep -q "nic-handoff: fatal: unable to run $BATS_TEST_TMPDIR/xvm-start net-vm: it exited 1; undone: driver-path, reset, pciback, slot, override, unbind, down, addresses, routes" <<<"$stderr" ||
+	grep -q "nic-handoff: fatal: unable to run $BATS_TEST_TMPDIR/xvm-start net-vm: it exited 1; undone: driver-path, reset, quarantine, pciback, slot, override, unbind, down, addresses, routes" <<<"$stderr" ||
 		fail "$stderr"
 	dom0_as_found
 }
@@ -166,7 +183,24 @@ dom0_as_found() {
 	assert_line --index 1 "on its way to net-vm"
 	nic restore
 	assert_success
-	assert_output "restored: driver-path, reset, pciback, slot, override, unbind, down, addresses, routes"
+	assert_output "restored: driver-path, reset, quarantine, pciback, slot, override, unbind, down, addresses, routes"
+	dom0_as_found
+}
+
+@test "a net-vm Xen will not let go keeps the NIC on pciback until a later restore" {
+	nic eth0 net-vm
+	assert_success
+	touch "$BATS_TEST_TMPDIR/stuck"
+	nic restore
+	assert_failure
+	grep -q "unable to undo netvm: destroy net-vm (domain 7): Xen still has it" <<<"$stderr" || fail "stderr: $stderr"
+	# The card did not go back to its driver while the domain may still use it.
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/sys/bus/pci/drivers/pciback/bind")" "$BDF"
+	nic status
+	assert_line --index 2 --regexp "^done: .*pciback.* netvm"
+	rm "$BATS_TEST_TMPDIR/stuck"
+	nic restore
+	assert_success
 	dom0_as_found
 }
 
