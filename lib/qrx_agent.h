@@ -21,7 +21,7 @@
 namespace qmin::qrx {
 
 struct AgentOptions {
-  std::string socket_path = "/var/run/qubes/qrexec-agent";
+  std::string socket_path = kAgentSocket;
   RunnerConfig runner;
   std::size_t max_pending = 64;  ///< calls from qrx-call waiting for the broker
 };

@@ -29,7 +29,7 @@ namespace qmin::qrx {
 
 struct BrokerOptions {
   PolicySources sources;
-  std::string socket_path = "/run/qubes/qrx-broker.sock";
+  std::string socket_path = kBrokerSocket;
   RunnerConfig runner;  ///< dom0's own services
   std::string xvm_start = "/usr/sbin/xvm-start";
   std::string ask_program;                  ///< "": ask is refused (the host is headless)

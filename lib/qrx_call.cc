@@ -204,4 +204,8 @@ Result<CallOutcome> RunCall(const CallOptions& options) {
   return CallOutcome{*remote != 0 ? *remote : ExitStatusOf(status), false};
 }
 
+std::string DefaultCallSocket() {
+  return access(kBrokerSocket, F_OK) == 0 ? kBrokerSocket : kAgentSocket;
+}
+
 }  // namespace qmin::qrx

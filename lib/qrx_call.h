@@ -11,11 +11,16 @@
 #include <vector>
 
 #include "error.h"
+#include "qrx_proto.h"
 
 namespace qmin::qrx {
 
+/// The socket to call through when none is named: in dom0 the broker's
+/// exists, in a VM only the agent's.
+std::string DefaultCallSocket();
+
 struct CallOptions {
-  std::string socket = "/var/run/qubes/qrexec-agent";
+  std::string socket = kAgentSocket;
   std::string target;   ///< "" or @default for the policy's choice; '$' is read as '@'
   std::string service;  ///< "svc+arg"
   std::vector<std::string> local_program;  ///< empty: the terminal

@@ -57,6 +57,10 @@ inline constexpr std::size_t kExecParamsSize = 8;  ///< connect_domain, connect_
 /// The longest frame any link may carry: EXEC_CMDLINE with the longest command.
 inline constexpr std::size_t kMaxFrameSize = kHeaderSize + kExecParamsSize + kMaxCmdline + 1;
 inline constexpr std::uint32_t kControlPort = 512;
+
+/// Where qrx-call connects: a VM's agent, and in dom0 the broker.
+inline constexpr char kAgentSocket[] = "/var/run/qubes/qrexec-agent";
+inline constexpr char kBrokerSocket[] = "/run/qubes/qrx-broker.sock";
 inline constexpr std::uint32_t kFirstDataPort = 513;
 
 /// Which end sent the message: decides which types are acceptable.

@@ -14,8 +14,15 @@ namespace {
 
 constexpr char kVifConnected[] = "4";
 
-// What libxl printed last: its final word on a failure.
-std::string LastLine(const std::string& text) {
+// What libxl said of a failure: its first error is the cause (what follows
+// is the clean-up failing in turn), else its last line.
+std::string Cause(const std::string& text) {
+  const std::size_t error = text.find(": error: ");
+  if (error != std::string::npos) {
+    const std::size_t start = text.rfind('\n', error);
+    const std::size_t from = start == std::string::npos ? 0 : start + 1;
+    return text.substr(from, text.find('\n', error) - from);
+  }
   const std::size_t end = text.find_last_not_of('\n');
   if (end == std::string::npos) return "no message";
   const std::size_t start = text.rfind('\n', end);
@@ -106,7 +113,7 @@ void Starter::OnCreated(const std::string& name, int status, const std::string& 
                             ", and Xen refuses a toolstack of another version (their domctl "
                             "interfaces differ); install the toolstack of Xen " +
                             *hypervisor);
-    return Fail(name, "xl create exited " + std::to_string(status) + ": " + LastLine(said));
+    return Fail(name, "xl create exited " + std::to_string(status) + ": " + Cause(said));
   }
   const std::optional<unsigned> domid = FindDomain(DomainNames(), name);
   if (!domid) return Fail(name, "xl create said yes, but xenstore has no domain called " + name);

@@ -13,7 +13,7 @@ const qmin::ToolSpec kTool = {
     "TARGET SERVICE[+ARG] [LOCAL_PROGRAM [ARGS...]]",
     "Call SERVICE in TARGET through the qrexec policy; its output comes back here.",
     {
-        {"agent-socket",                  0,   "PATH",  "the agent's socket (in dom0: the broker's)"},
+        {"agent-socket",                  0,   "PATH",  "the agent's socket (default: the broker's in dom0, else the agent's)"},
         {"buffer-size",                   0,   "BYTES", "the data ring's size (default 65536)"},
         {"filter-escape-chars-stderr",    'T', "",      "replace terminal controls in the service's errors"},
         {"filter-escape-chars-stdout",    't', "",      "replace terminal controls in the service's output"},
@@ -34,7 +34,7 @@ int Filter(const qmin::Args& args, const std::string& stream) {
 
 qmin::Result<int> Run(const qmin::Args& args, qmin::Log& log) {
   qmin::qrx::CallOptions options;
-  options.socket = args.Get("agent-socket", options.socket);
+  options.socket = args.Get("agent-socket", qmin::qrx::DefaultCallSocket());
   options.target = args.positionals()[0];
   options.service = args.positionals()[1];
   options.local_program.assign(args.positionals().begin() + 2, args.positionals().end());

@@ -136,7 +136,7 @@ created() { sed -n 's/^create \([^ ]*\) end .*/\1/p' "$XL_FAKE_DIR/log" 2>/dev/n
 	assert_line --regexp '^a [0-9]+$'
 	assert_line --regexp '^d [0-9]+$'
 	refute_line --regexp '^c '
-	grep -q 'unable to start b: xl create exited 3: libxl: error: .*cannot make domain: -3' <<<"$stderr"
+	grep -q 'unable to start b: xl create exited 3: libxl: error: .*domain creation fail: Permission denied' <<<"$stderr"
 	grep -q "unable to start c: it needs b, which did not start" <<<"$stderr"
 	echo 19 >"$BATS_TEST_TMPDIR/sys/hypervisor/version/minor"
 	xvm b
