@@ -280,10 +280,10 @@ qrx-broker: warning: policy file skipped: $POLICY/40-loop.policy: not read: Too 
 	run "$BROKER" -n --vm-dir "$QMIN_ROOT/etc/xvm" --policy-dir "$QMIN_ROOT/etc/policy.d"
 	assert_success
 	assert_output "configuration OK"
-	run "$BROKER" --evaluate --vm-dir "$QMIN_ROOT/etc/xvm" --policy-dir "$QMIN_ROOT/etc/policy.d" workload-vm sa-vm qubes.Sign
+	run "$BROKER" --evaluate --vm-dir "$QMIN_ROOT/etc/xvm" --policy-dir "$QMIN_ROOT/etc/policy.d" workload-vm sa-vm qmin.UsbDevices
 	assert_success
 	run "$BROKER" --evaluate --vm-dir "$QMIN_ROOT/etc/xvm" --policy-dir "$QMIN_ROOT/etc/policy.d" workload-vm net-vm qubes.VMShell
 	assert_output --partial "allow target=net-vm user=root"
-	run "$BROKER" --evaluate --vm-dir "$QMIN_ROOT/etc/xvm" --policy-dir "$QMIN_ROOT/etc/policy.d" net-vm sa-vm qubes.Sign
+	run "$BROKER" --evaluate --vm-dir "$QMIN_ROOT/etc/xvm" --policy-dir "$QMIN_ROOT/etc/policy.d" net-vm sa-vm qmin.UsbDevices
 	assert_failure 1
 }

@@ -1,0 +1,149 @@
+#!/usr/bin/env bats
+# qmin's OpenRC scripts run under Debian's OpenRC (the image's), in a chroot
+# with its own PID, mount and UTS namespaces. The qmin tools are the real
+# static binaries where the chroot can run them (qrx-broker on the xenstored
+# double); Xen's daemons, mkxendev (it needs Xen's devices), nic-handoff and
+# xvm-start are stubs that log what they were asked.
+# bats file_tags=static-build
+
+load test_helper
+
+setup_file() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	export OPENRC_TREE="$QMIN_ROOT/build/openrc-tree"
+	# shellcheck source=image/lib.sh
+	# shellcheck disable=SC2046 # a list of package names
+	(unpacked=$OPENRC_TREE && . "$QMIN_ROOT/image/lib.sh" &&
+		fetch_and_unpack "${QMIN_XEN_CACHE:-/var/cache/qmin/xen-debs}" "$OPENRC_TREE" $(openrc_packages)) >&2 ||
+		echo "cannot fetch Debian's openrc" >"$BATS_FILE_TMPDIR/no-openrc"
+}
+
+setup() {
+	requires root
+	[ -e "$BATS_FILE_TMPDIR/no-openrc" ] && skip "$(cat "$BATS_FILE_TMPDIR/no-openrc") (apt-get download)"
+	command -v unshare >/dev/null || skip "test requires unshare (util-linux)"
+	ROOT="$BATS_TEST_TMPDIR/root"
+	make_root
+}
+
+# Stub bodies are shell code for the chroot: expanded there, not here.
+# shellcheck disable=SC2016
+stub() { # stub NAME BODY: a logging shell script at /usr/sbin/NAME in the chroot
+	printf '#!/bin/sh\necho "$(cat /proc/uptime | cut -d " " -f 1) %s $*" >>/var/log/stubs.log\n%s\n' "$1" "$2" >"$ROOT/usr/sbin/$1"
+	chmod 755 "$ROOT/usr/sbin/$1"
+}
+
+make_root() {
+	local unpacked=$OPENRC_TREE script
+	# shellcheck source=image/lib.sh
+	. "$QMIN_ROOT/image/lib.sh"
+	new_root "$ROOT" >/dev/null
+	add_openrc "$ROOT"
+	cp "$QMIN_ROOT"/image/init.d/* "$ROOT/etc/init.d/"
+	cp "$QMIN_ROOT/image/rootfs/etc/"{passwd,group} "$ROOT/etc/"
+	echo dom0 >"$ROOT/etc/hostname"
+	: >"$ROOT/etc/modules"
+	for script in mkxendev xenstored xenconsoled net-handoff qrx-broker xvm qrx-agent xendriverdomain vm-network; do
+		add_init_script "$ROOT" "$script" "$QMIN_ROOT"
+	done
+	enable "$ROOT" sysinit modules mkxendev
+	enable "$ROOT" boot hostname syslog xenstored xenconsoled
+	enable "$ROOT" default net-handoff qrx-broker xvm
+	cp "$QMIN_BIN/qrx-broker" "$XENSTORED_FAKE" "$XSCTL" "$ROOT/usr/sbin/"
+	mkdir -p "$ROOT/etc/xvm" "$ROOT/etc/qubes/policy.d" "$ROOT/srv" "$ROOT/var/lib/xvm"
+	cp "$QMIN_ROOT"/etc/xvm/*.cfg "$ROOT/etc/xvm/"
+	cp "$QMIN_ROOT"/etc/policy.d/*.policy "$ROOT/etc/qubes/policy.d/"
+	cp "$QMIN_ROOT"/etc/conf.d/* "$ROOT/etc/conf.d/"
+	printf 'export XENSTORED_PATH=/run/xs.sock\n' >"$ROOT/etc/conf.d/xenstored"
+	printf 'export XENSTORED_PATH=/run/xs.sock\nQRX_BROKER_OPTS="-v --policy-dir /etc/qubes/policy.d --xvm-start /usr/sbin/xvm-start"\n' \
+		>"$ROOT/etc/conf.d/qrx-broker"
+	# The images dom0 fetches, and their pinned sums.
+	printf 'net-vm image\n' >"$ROOT/srv/net-vm.cpio.gz"
+	printf 'kernel\n' >"$ROOT/srv/vmlinuz"
+	(cd "$ROOT/srv" && sha256sum vmlinuz net-vm.cpio.gz >../etc/xvm/SHA256SUMS)
+	# shellcheck disable=SC2016
+	stub xenstored 'pidfile=${1#--pid-file=}; /usr/sbin/xenstored-fake /run/xs.sock </dev/null >/dev/null 2>&1 & echo $! >"$pidfile"
+until [ -S /run/xs.sock ]; do sleep 0.05; done'
+	stub xen-init-dom0 'XENSTORED_PATH=/run/xs.sock xsctl write /local/domain/0/name Domain-0'
+	stub xenconsoled 'exec sleep 100000'
+	stub mkxendev 'exit 0'
+	stub xvm-start 'exit 0'
+	stub nic-handoff 'case "$*" in *restore*) rm -f /run/nic-handoff.state ;; *) : >/run/nic-handoff.state ;; esac'
+	# The build server: busybox httpd on the chroot's own loopback.
+	sed -i 's|^IMAGE_URL=.*|IMAGE_URL="http://127.0.0.1:8080"|' "$ROOT/etc/conf.d/net-handoff"
+}
+
+# shellcheck disable=SC2016 # the commands run in the chroot's shell
+# in_root COMMANDS: runs shell COMMANDS in the chroot, in namespaces of its
+# own (its processes end with it), with /proc and a /run tmpfs.
+in_root() {
+	unshare --pid --mount --uts --net --fork --propagation private sh -c '
+		mount -t proc proc "$1/proc" && mount -t tmpfs tmpfs "$1/run" &&
+		ip link add eth0 type veth peer name lan0 &&
+		exec chroot "$1" /bin/sh -c "ip link set lo up; $2"' sh "$ROOT" "$1"
+}
+
+serve='httpd -p 127.0.0.1:8080 -h /srv; '
+boot=$serve'openrc sysinit >/dev/null 2>&1; openrc boot >/dev/null 2>&1; openrc default >/var/log/default.log 2>&1'
+started() { printf 'rc-service %s status >/dev/null || echo "not started: %s"; ' "$@"; }
+
+@test "every script passes openrc-run's checks: it parses, and describes itself" {
+	# shellcheck disable=SC2016 # expanded in the chroot
+	run_logged in_root 'for s in /etc/init.d/*; do "$s" describe >/dev/null || echo "FAILED $s"; done; echo checked'
+	assert_success
+	refute_output --partial FAILED
+	assert_output --partial checked
+}
+
+@test "dom0 boots through its runlevels: the Xen store, then the handoff, the broker and the VMs" {
+	run_logged in_root "$boot; $(started xenstored xenconsoled net-handoff qrx-broker xvm) cat /var/log/stubs.log; \
+		XENSTORED_PATH=/run/xs.sock xsctl read /local/domain/0/name"
+	assert_success
+	refute_output --partial "not started"
+	assert_line --partial "xen-init-dom0"
+	assert_line --regexp "nic-handoff --state /run/nic-handoff.state --wait 120 eth0 net-vm$"
+	assert_line --regexp "xvm-start +--autostart$"
+	assert_line Domain-0
+	# OpenRC's order: the store first, dom0's NIC handed over before any VM starts.
+	local order
+	order=$(echo "$output" | awk '$2 ~ /^(xenstored|nic-handoff|xvm-start)$/ { print $2 }' | tr '\n' ' ')
+	assert_equal "$order" "xenstored nic-handoff xvm-start "
+}
+
+@test "qrx-broker is supervised: killed, it is back within seconds; reload reaches it as SIGHUP" {
+	run_logged in_root "$boot; old=\$(pidof qrx-broker); kill -9 \$old; sleep 3; new=\$(pidof qrx-broker);
+		echo \"old=\$old new=\$new\"; rc-service qrx-broker reload; sleep 1; cat /var/log/qrx-broker.log"
+	assert_success
+	assert_line --regexp '^old=[0-9]+ new=[0-9]+$'
+	local old new
+	old=$(echo "$output" | sed -n 's/^old=\([0-9]*\) .*/\1/p')
+	new=$(echo "$output" | sed -n 's/.* new=\([0-9]*\)$/\1/p')
+	[ "$old" != "$new" ] || fail "the same broker ($old) after kill -9"
+	assert_output --regexp "policy.*(load|read)"
+}
+
+@test "a fetch that fails keeps the NIC in dom0, says why, and the VMs still start" {
+	run_logged in_root "${boot#"$serve"}; cat /var/log/default.log; rc-service net-handoff status; cat /var/log/stubs.log"
+	assert_output --partial "keeping eth0 in dom0"
+	assert_output --partial "cannot fetch http://127.0.0.1:8080/vmlinuz"
+	refute_output --partial "nic-handoff --state"
+	assert_line --regexp "xvm-start +--autostart$"
+}
+
+@test "an image whose checksum does not match keeps the NIC in dom0" {
+	echo tampered >>"$ROOT/srv/net-vm.cpio.gz"
+	run_logged in_root "$boot; cat /var/log/default.log; ls /var/lib/xvm; cat /var/log/stubs.log"
+	assert_output --regexp "net-vm.cpio.gz has SHA-256 [0-9a-f]{64}, not the pinned"
+	assert_output --partial "keeping eth0 in dom0"
+	refute_output --partial "nic-handoff --state"
+	refute_line net-vm.cpio.gz
+}
+
+@test "shutdown stops the VMs, then takes the NIC back" {
+	run_logged in_root "$boot; openrc shutdown >/dev/null 2>&1; cat /var/log/stubs.log"
+	assert_success
+	local order
+	order=$(echo "$output" | awk '$2 == "xvm-start" && /--stop/ { print "stop" } $2 == "nic-handoff" && /restore/ { print "restore" }' | tr '\n' ' ')
+	assert_equal "$order" "stop restore "
+	assert_output --regexp "xvm-start --stop --timeout 30 --all"
+}
