@@ -2,7 +2,10 @@
 #   make                 static binaries in build/bin, simulation build in build/sim/bin
 #   make check           lint, lib/ unit tests, Bats suite
 #   make SANITIZE=1 check  the same under ASan+UBSan (dynamic link, build/asan/)
-#   make xen-check       real Xen 4.17 in QEMU (test/xen/run.sh)
+#   make xen-check       real Xen 4.17 in QEMU (test/xen/run.sh), then demo-check
+#   make image           the RAM-only dom0 and its VMs in build/image (image/build.sh)
+#   make demo            the seed's topology booted in QEMU, at dom0's shell (demo/run.sh)
+#   make demo-check      the same, checked, powered off: exit 0 only if all passed
 #   make install DESTDIR=... PREFIX=...
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -56,7 +59,7 @@ SIM_BINS  := $(TOOLS:%=$(OUT)/sim/bin/%)
 FAKE_BINS := $(FAKE_TOOLS:%=$(OUT)/test/%)
 UNIT_TEST := $(OUT)/test/lib_test
 
-.PHONY: all sim check unit bats lint xen-check fuzz bench install clean
+.PHONY: all sim check unit bats lint xen-check fuzz bench install clean image demo demo-check
 .SECONDARY:
 all: $(BINS) sim
 sim: $(SIM_BINS)
@@ -142,10 +145,22 @@ bench: all $(FAKE_BINS) build/bench/policy_bench
 	bash test/bench/qrx_bench.sh
 	bash test/bench/vif_route_bench.sh
 
-# Real Xen in QEMU (root; downloads Debian's Xen and kernel packages once).
+# Real Xen in QEMU (root; downloads Debian's Xen and kernel packages once):
+# the scenarios, then the image booted as the demo's whole topology.
 xen-check: all $(FAKE_BINS) $(XEN_TEST_BINS)
 	bash test/xen/run.sh
 	bats --formatter tap test/xen/harness.bats
+	$(MAKE) demo-check
+
+# The RAM-only dom0 and its VMs, from Debian 12 packages (image/build.sh).
+image: all
+	bash image/build.sh
+# The seed's topology cold-booted in QEMU: `demo` leaves you at dom0's shell,
+# `demo-check` powers off and fails unless every check passed.
+demo: image
+	bash demo/run.sh
+demo-check: image
+	bash demo/run.sh --check
 
 # OpenRC scripts are templates: @SBINDIR@ becomes where the tools are installed.
 INIT_SCRIPTS := $(basename $(notdir $(wildcard init.d/*.in)))
@@ -156,6 +171,8 @@ install: $(BINS)
 	install -m 0755 $(SBIN_TOOLS:%=$(OUT)/bin/%) $(DESTDIR)$(PREFIX)/sbin/
 	install -d $(DESTDIR)/etc/xen/scripts
 	install -m 0755 $(OUT)/bin/vif-route $(DESTDIR)/etc/xen/scripts/vif-route
+	# xl.conf makes vif-route every vif's script; an existing one is left alone.
+	[ -e $(DESTDIR)/etc/xen/xl.conf ] || install -m 0644 hotplug/xl.conf $(DESTDIR)/etc/xen/xl.conf
 	install -m 0755 $(OUT)/bin/qrx-call $(DESTDIR)$(PREFIX)/bin/qrx-call
 	for page in man/*.1; do [ -f "$$page" ] && install -m 0644 "$$page" $(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/

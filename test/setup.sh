@@ -12,6 +12,8 @@ packages=(
 	util-linux iproute2 iputils-ping            # unshare for mount tests; network namespaces
 	qemu-system-x86 cpio xz-utils kmod          # real-Xen tier: boot, images, module order
 	net-tools                                   # make bench: Xen's own vif-route runs ifconfig
+	fakeroot grub-pc-bin grub-common xorriso    # make image: the cpio without root, the ISO
+	mtools faketime                             # the ISO's EFI image; its timestamps fixed
 )
 if [ "$(id -u)" -ne 0 ]; then
 	echo "setup: run as root (apt-get install)" >&2
