@@ -115,12 +115,12 @@ Result<LocalEnds> LocalEndsFor(const CallOptions& options) {
     const int input = Dup(0);
     const int output = options.use_stdin_socket ? Dup(0) : Dup(1);
     ends.outgoing = {{input, kDataStdin}};
-    ends.incoming = {{kDataStdout, output, filter}};
+    ends.incoming = {{kDataStdout, output, filter, true}};
     ends.shared = {0, options.use_stdin_socket ? -1 : 1, -1};
   }
   const int error_out = Dup(2);
   const bool filter_err = options.filter_stderr < 0 ? isatty(2) : options.filter_stderr > 0;
-  ends.incoming.push_back({kDataStderr, error_out, filter_err});
+  ends.incoming.push_back({kDataStderr, error_out, filter_err, true});
   ends.shared[2] = 2;
   return ends;
 }

@@ -18,6 +18,11 @@ bool IsSocket(int fd) {
   return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+bool SameFile(int a, int b) {
+  struct stat sa {}, sb {};
+  return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 }  // namespace
 
 void FilterEscapes(std::span<std::uint8_t> bytes) {
@@ -363,8 +368,12 @@ void DataLink::CloseOutgoing(std::size_t index) {
   out.open = false;
 }
 
-// The end of an incoming stream: a socket's write side is shut down (its
-// reader sees EOF, the other way stays open); anything else is closed now.
+// The end of an incoming stream. A socket of our own has its write side shut
+// down: its reader sees EOF, and the other way stays open (a service may have
+// switched its output onto it). An inherited socket is only closed — a
+// service's shell that runs qrx-call and then prints more shares it, and
+// shutdown would end it for all — unless it is one bidirectional socket
+// whose other way we carry.
 void DataLink::CloseIncoming(std::size_t index) {
   In& in = in_[index];
   if (!in.open) return;
@@ -372,9 +381,17 @@ void DataLink::CloseIncoming(std::size_t index) {
   in.arming.watched = false;
   in.open = false;
   const int fd = in.stream.fd;
-  if (fd < 0 || (IsSocket(fd) && shutdown(fd, SHUT_WR) == 0)) return;
+  if (fd < 0) return;
+  const bool shut = IsSocket(fd) && (!in.stream.inherited || CarriesOutgoing(fd));
+  if (shut && shutdown(fd, SHUT_WR) == 0) return;
   close(fd);
   std::erase(owned_, fd);
+}
+
+bool DataLink::CarriesOutgoing(int fd) const {
+  return std::any_of(out_.begin(), out_.end(), [fd](const Out& out) {
+           return out.stream.fd >= 0 && SameFile(out.stream.fd, fd);
+         });
 }
 
 void DataLink::CloseAll() {

@@ -38,6 +38,9 @@ struct Incoming {
   std::uint32_t type;
   int fd;                       ///< written to, ended at the stream's end; -1 discards
   bool filter_escapes = false;  ///< bytes a terminal would act on become '_'
+  /// A copy of a descriptor we were given (qrx-call's stdout, stderr), which
+  /// others may share: ended by closing our copy, never by shutting the socket.
+  bool inherited = false;
 };
 
 /// Qubes' escape filter: everything but printable ASCII, tab and newline
@@ -113,6 +116,7 @@ class DataLink {
   void Finish(Result<int> status);
   void CloseOutgoing(std::size_t index);
   void CloseIncoming(std::size_t index);
+  bool CarriesOutgoing(int fd) const;
   void CloseAll();
   /// Waits for `events` on `fd` while `want`, calling `step` when ready.
   void Arm(int fd, Arming& arming, bool want, std::uint32_t events,

@@ -319,6 +319,18 @@ QUIET WORDS"
 	run -100 qrx_call work --use-stdin-socket personal test.Cat </dev/null
 }
 
+@test "a service that calls qrx-call itself can still write after it (its stdout is not shut down)" {
+	qrx_service work test.Nested "echo hello | VCHAN_SOCKET_DIR=$QRX/vchan VCHAN_DOMAIN=5 \
+		$QMIN_SIM_BIN/qrx-call --agent-socket $QRX/agent.work.sock personal test.Echo 2>/dev/null
+		echo \"after=\$?\""
+	qrx_broker
+	run qrx_call dom0 work test.Nested </dev/null
+	assert_success
+	assert_output "args= from=work full=test.Echo+ arg=
+hello
+after=7"
+}
+
 @test "the exit code survives the service closing before the caller's input is sent" {
 	qrx_service personal test.Quick 'exit 3'
 	qrx_broker
