@@ -32,8 +32,8 @@ load test_helper
 	[ ! -e "$dest/usr/sbin/vif-route" ]
 	[ -x "$dest/etc/init.d/mkxendev" ]
 	[ -f "$dest/usr/share/qmin/examples/conf.d/mkxendev" ]
-	run grep '^command=' "$dest/etc/init.d/mkxendev"
-	assert_output 'command="/usr/sbin/mkxendev"'
+	run grep "^mkxendev=" "$dest/etc/init.d/mkxendev"
+	assert_output 'mkxendev="/usr/sbin/mkxendev"'
 	run "$dest/usr/sbin/mkxendev" --version
 	assert_success
 }
