@@ -50,9 +50,10 @@ add_module_files() {
 	done
 }
 
-# new_stage DIR: a root with busybox and the nodes the kernel needs before /init.
+# new_stage DIR: a root with busybox, the nodes the kernel needs before /init,
+# and the image's users (qrx runs services as root or as a named user).
 new_stage() {
-	new_root "$1" && mkdir -p "$1/qmin"
+	new_root "$1" && mkdir -p "$1/qmin" && cp "$top/image/rootfs/etc/passwd" "$top/image/rootfs/etc/group" "$1/etc/"
 }
 
 # add_qmin_binaries STAGE: the static tools under test, and the test helpers.

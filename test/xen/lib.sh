@@ -39,6 +39,19 @@ run_scenario() {
 	done
 }
 
+# busy_work SECONDS: busybox tools busy for that long, each result checked;
+# prints "RUNS BAD" (BAD: the runs that went wrong). For dom0 and the guests.
+busy_work() {
+	end=$(($(cut -d. -f1 /proc/uptime) + $1))
+	runs=0 bad=0
+	while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
+		head -c 100000 /dev/urandom | md5sum >/dev/null || bad=$((bad + 1))
+		seq 1 2000 | awk '{ s += $1 } END { print s }' | grep -q '^2001000$' || bad=$((bad + 1))
+		runs=$((runs + 1))
+	done
+	echo "$runs $bad"
+}
+
 # fail MESSAGE: ends a scenario with a reason.
 fail() {
 	echo "FAIL: $*"

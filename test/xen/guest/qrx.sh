@@ -18,5 +18,7 @@ service test.Discard 'dd of=/dev/null bs=65536 2>/dev/null'
 # The script is read whole before it runs, so that nothing in it eats the rest.
 service qmin.Run 'script=/tmp/run.$$; cat >"$script"; sh "$script" </dev/null; status=$?; rm -f "$script"; exit $status'
 qrx-agent -d -v &
+# Its pid for the scenarios: pidof would also name the agent's per-call processes.
+echo "$!" >/run/qrx-agent.pid
 echo "qmin-guest: qrx-agent pid $!"
 while :; do sleep 3600; done

@@ -35,14 +35,17 @@ if [ "$status" -ne 7 ] || [ "$out" != "$(printf 'from=dom0 arg=\nhi')" ] || [ "$
 fi
 
 # 100 MB of random bytes: their MD5 where they start (personal) and where
-# they end (work).
+# they end (work): a 4 MiB random block, 25 times, in 64 KiB writes. Fed by
+# busybox tee in 4 KiB pieces through a FIFO, the same 100 MB took 250 s of
+# the 300 s limit under emulation (every small piece costs a vchan
+# notification: issue 17); the test is of integrity, not of small writes.
 out=$(in_vm personal <<'SCRIPT'
-mkfifo /tmp/data
-head -c 104857600 /dev/urandom | tee /tmp/data | md5sum | cut -d ' ' -f 1 >/tmp/sent &
-remote=$(qrx-call work test.Md5 </tmp/data)
-wait
-echo "$(cat /tmp/sent) $remote"
-rm -f /tmp/data /tmp/sent
+head -c 4194304 /dev/urandom >/tmp/block
+stream() { for i in $(seq 25); do dd if=/tmp/block bs=65536 2>/dev/null; done; }
+sent=$(stream | md5sum | cut -d ' ' -f 1)
+remote=$(stream | qrx-call work test.Md5)
+echo "$sent $remote"
+rm -f /tmp/block
 SCRIPT
 ) || qrx_fail "100 MB from personal to work failed"
 sent=${out% *} received=${out#* }

@@ -8,7 +8,7 @@
 . /qmin/lib.sh
 for vm in work personal; do
 	in_vm "$vm" <<'SCRIPT' || qrx_fail "qmin.Run in $vm failed"
-pid=$(pidof qrx-agent)
+pid=$(cat /run/qrx-agent.pid)
 usage() {
 	wakeups=$(cat /proc/"$pid"/task/*/status | awk '/^voluntary_ctxt_switches/ { n += $2 } END { print n }')
 	echo "$wakeups $(awk '{ print $14 + $15 }' "/proc/$pid/stat")"
