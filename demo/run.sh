@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# make demo / make demo-check: the seed's whole topology, cold-booted in QEMU
+# with nothing typed by hand. Xen and the RAM-only dom0 of `make image` boot on
+# an emulated q35 with an IOMMU, an e1000 on QEMU's user network (the build
+# server, 10.0.2.2, is a busybox httpd on this machine's loopback serving
+# build/image/vm/) and a UHCI controller with a USB tablet. dom0 fetches and
+# checks the VM images, hands the e1000 to net-vm, starts sa-vm (the USB
+# controller) and the PVH workload-vm behind net-vm, and qrx-broker routes
+# their calls. Then this script logs in on the console (hvc0), runs
+# qmin-check, and prints what it saw and a timeline; a bare Xen + dom0 boot in
+# the same run gives the ratio that means something under emulation.
+#
+#   demo/run.sh            then leaves you at dom0's shell (type poweroff to end)
+#   demo/run.sh --check    powers off cleanly; exit 0 only if every check passed
+#
+# Environment: QMIN_QEMU (default qemu-system-x86_64), QMIN_DEMO_CPU (QEMU's
+# -cpu), QMIN_DEMO_TIMEOUT (seconds to a login prompt, default 900),
+# QMIN_DEMO_WORK (default build/demo), QMIN_IMAGE_OUT (default build/image).
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+image=${QMIN_IMAGE_OUT:-$top/build/image}
+work=${QMIN_DEMO_WORK:-$top/build/demo}
+qemu=${QMIN_QEMU:-qemu-system-x86_64}
+# -smap: a PV dom0 crashes on SMAP under QEMU; -rdtscp: QEMU's SVM gives Xen
+# no next-RIP for it; -xsaveopt,-xsavec,-xgetbv1: with them, processes in a PV
+# dom0 and a PVH domU segfault at random under load (xen-in-qemu.md §9).
+cpu=${QMIN_DEMO_CPU:-max,-smap,-rdtscp,-xsaveopt,-xsavec,-xgetbv1}
+login_timeout=${QMIN_DEMO_TIMEOUT:-900}
+port=8080 # etc/conf.d/net-handoff's IMAGE_URL
+dom0_port=8081 # on this machine's loopback: forwarded to dom0 (10.0.2.15), through net-vm
+usb_bdf=0000:00:04.0
+check_only=0
+[ "${1:-}" = --check ] && check_only=1
+
+say() { printf 'demo: %s\n' "$*"; }
+
+elapsed() { # seconds since an $EPOCHREALTIME, with tenths
+	local now=${EPOCHREALTIME/./} then=${1/./}
+	local tenths=$(((now - then) / 100000))
+	echo "$((tenths / 10)).$((tenths % 10))"
+}
+
+# timestamp_lines START: each console line, prefixed with the seconds since
+# QEMU started. A prompt ends no line: what waits unfinished for a second is
+# written as a line of its own, so that "login:" can be seen.
+timestamp_lines() {
+	local line status
+	while :; do
+		IFS= read -r -t 1 line
+		status=$?
+		[ "$status" -eq 0 ] || [ -n "$line" ] || { [ "$status" -gt 128 ] && continue; } || break
+		printf '[%7s] %s\n' "$(elapsed "$1")" "${line//$'\r'/}"
+		[ "$status" -eq 0 ] || [ "$status" -gt 128 ] || break
+	done
+}
+
+# qemu_args INITRD: QEMU's arguments for the seed's machine, into $args.
+qemu_args() {
+	# shellcheck disable=SC2054 # commas inside QEMU's option values
+	args=(-machine q35 -accel tcg -cpu "$cpu" -smp 2 -m 3072 -nodefaults -display none -no-reboot
+		-device intel-iommu
+		-netdev "user,id=lan,hostfwd=tcp:127.0.0.1:$dom0_port-10.0.2.15:80" -device e1000,netdev=lan,addr=0x3
+		-device piix3-usb-uhci,id=uhci,addr=0x4 -device usb-tablet,bus=uhci.0
+		-kernel "$work/xen"
+		-append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M bootscrub=0 dom0-iommu=passthrough noreboot"
+		-initrd "$image/vmlinuz console=hvc0 earlyprintk=xen quiet xen-pciback.hide=($usb_bdf),$1")
+}
+
+# The bare boot: the same machine, Xen and dom0 kernel, an initramfs that
+# only says it is up and powers off.
+bare_boot() {
+	local root="$work/bare"
+	# shellcheck disable=SC2034 # image/lib.sh's new_root reads it
+	local unpacked="$image/tree"
+	# shellcheck source=image/lib.sh
+	. "$top/image/lib.sh"
+	new_root "$root"
+	printf '#!/bin/sh\nmount -t proc proc /proc\necho QMIN-BARE-UP\npoweroff -f\n' >"$root/init"
+	chmod 755 "$root/init"
+	pack "$root" "$work/bare.cpio.gz"
+	local started=$EPOCHREALTIME args
+	qemu_args "$work/bare.cpio.gz"
+	timeout -s KILL 600 "$qemu" "${args[@]}" -serial stdio </dev/null 2>&1 |
+		timestamp_lines "$started" >"$work/bare.log"
+	sed -n 's/^\[ *\([0-9.]*\)\] QMIN-BARE-UP.*/\1/p' "$work/bare.log" | head -n 1
+}
+
+serve_images() {
+	"$image/tree/bin/busybox" httpd -f -p "127.0.0.1:$port" -h "$image/vm" &
+	server=$!
+}
+
+# wait_for PATTERN SECONDS: until the console log has a line matching PATTERN
+# after the line count $mark; sets $mark past it.
+wait_for() {
+	local deadline=$((SECONDS + $2)) line
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		line=$(tail -n +"$((mark + 1))" "$work/console.log" | grep -n -m 1 -E -- "$1") && {
+			mark=$((mark + ${line%%:*}))
+			return 0
+		}
+		kill -0 "$qemu_pid" 2>/dev/null || return 1
+		sleep 0.5
+	done
+	return 1
+}
+
+type_line() { printf '%s\r' "$1" >&3; }
+
+# when_done START: the time of the first OpenRC result ("[ ok ]") at or after
+# the first line matching START (a result may come on a line of its own).
+when_done() {
+	awk -v start="$1" '
+		!seen && $0 ~ start { seen = 1 }
+		seen && /\[ ok \]/ { sub(/^\[ */, ""); sub(/\].*/, ""); print; exit }' "$work/console.log"
+}
+
+when_seen() { # when_seen PATTERN: the time of the first line matching PATTERN
+	awk -v pattern="$1" '$0 ~ pattern { sub(/^\[ */, ""); sub(/\].*/, ""); print; exit }' "$work/console.log"
+}
+
+timeline() {
+	local xen openrc store fetched handed vms login
+	xen=$(when_seen '\\(XEN\\) Xen version')
+	openrc=$(when_seen 'OpenRC .* is starting up')
+	store=$(when_done 'Starting the Xen store')
+	fetched=$(when_done 'Fetching the VM images')
+	handed=$(when_done 'Handing eth0 to net-vm')
+	vms=$(when_done 'Starting VMs')
+	login=$(when_seen 'dom0 login:')
+	echo "xen=${xen:--} dom0-openrc=${openrc:--} xenstored=${store:--} images-fetched=${fetched:--}" \
+		"nic-handed-off=${handed:--} vms-up=${vms:--} operational=${login:--}"
+}
+
+tap_number=0 failed=0
+tap() { # tap ok|not-ok NAME: one TAP line, as the other tiers print them
+	tap_number=$((tap_number + 1))
+	if [ "$1" = ok ]; then
+		echo "ok $tap_number - demo: $2"
+	else
+		echo "not ok $tap_number - demo: $2"
+		failed=1
+	fi
+}
+check() { # check NAME COMMAND...: a TAP line for whether COMMAND succeeds
+	local name=$1
+	shift
+	if "$@"; then tap ok "$name"; else tap not-ok "$name"; fi
+}
+
+# dom0_reachable: from outside, a connection to dom0's address reaches it
+# (QEMU's network -> the e1000 in net-vm -> routed to dom0's vif): dom0 serves
+# its pinned SHA256SUMS for a moment, and this machine fetches it.
+dom0_reachable() {
+	type_line 'httpd -p 80 -h /etc/xvm && echo "QMIN-HTTPD $?"'
+	wait_for 'QMIN-HTTPD 0' 30 || return 1
+	local fetched="$work/dom0-sums"
+	for _ in 1 2 3 4 5 6; do
+		http_get "$dom0_port" /SHA256SUMS >"$fetched" && break
+		sleep 2
+	done
+	type_line 'killall httpd'
+	cmp -s "$fetched" "$image/vm/SHA256SUMS"
+}
+
+# http_get PORT PATH: the body of an HTTP/1.0 GET from 127.0.0.1, if it
+# answered 200 within 10 s. (bash's /dev/tcp: busybox's static wget
+# crashes on this host, and curl is not in a fresh Debian.)
+http_get() {
+	(
+		exec 5<>"/dev/tcp/127.0.0.1/$1" || exit 1
+		printf 'GET %s HTTP/1.0\r\nHost: dom0\r\n\r\n' "$2" >&5
+		IFS= read -r -t 10 status <&5 && [[ $status == "HTTP/1."?" 200"* ]] || exit 1
+		while IFS= read -r -t 10 line <&5 && [ -n "${line%$'\r'}" ]; do :; done
+		timeout 10 cat <&5
+	)
+}
+
+# Logs in on hvc0 as an operator would and runs qmin-check there.
+operate() {
+	type_line root
+	check "a shell answers on hvc0" wait_for 'dom0:~# ' 60
+	type_line 'qmin-check --supervision; echo "QMIN-CHECK-END $?"'
+	wait_for 'QMIN-CHECK-END [0-9]+' 600 || tap not-ok "qmin-check finished"
+	local line
+	while IFS= read -r line; do
+		case "$line" in
+		*"qmin-check: ok "*) tap ok "${line#*qmin-check: ok }" ;;
+		*"qmin-check: FAIL "*) tap not-ok "${line#*qmin-check: FAIL }" ;;
+		*"qmin-check:   "*) echo "#   ${line#*qmin-check:   }" ;;
+		esac
+	done < <(grep -E 'qmin-check: ' "$work/console.log")
+	check "dom0 answers from outside, through net-vm" dom0_reachable
+}
+
+print_timeline() {
+	say "timeline, seconds from QEMU start:"
+	echo "QMIN-DEMO-TIMELINE $(timeline) bare=${bare:--}"
+	local operational
+	operational=$(when_seen 'dom0 login:')
+	[ -n "$operational" ] && [ -n "$bare" ] &&
+		say "operational at $operational s; a bare Xen + dom0 boot took $bare s: ratio $(awk -v a="$operational" -v b="$bare" 'BEGIN { printf "%.1f", a / b }')"
+}
+
+stopped_cleanly() { # the VMs stopped by xvm-start, OpenRC saying ok
+	wait_for 'Stopping VMs' 60 && wait_for '\[ (ok|!!) \]' 300 &&
+		tail -n +"$mark" "$work/console.log" | head -n 1 | grep -q '\[ ok \]'
+}
+
+net_vm_stopped_last() { # dependents first: net-vm is shut down after the others
+	local order
+	order=$(sed -n 's/.*xvm-start: notice: shutting \([a-z-]*\) down.*/\1/p' "$work/console.log" | tr '\n' ' ')
+	echo "# shutdown order: ${order% }"
+	[ "${order% }" != "${order%net-vm }" ] && [ "$(echo "$order" | wc -w)" -ge 3 ]
+}
+
+powered_off() {
+	local waited=0
+	while kill -0 "$qemu_pid" 2>/dev/null && [ "$waited" -lt 120 ]; do sleep 1 && waited=$((waited + 1)); done
+	! kill -0 "$qemu_pid" 2>/dev/null || { kill "$qemu_pid" && return 1; }
+}
+
+# Hands the console to the operator until dom0 powers off.
+hand_over() {
+	say "you are at dom0's shell on hvc0; type poweroff to end the demo"
+	local saved typist
+	saved=$(stty -g 2>/dev/null)
+	stty raw -echo 2>/dev/null
+	cat </dev/tty >&3 &
+	typist=$!
+	wait "$qemu_pid"
+	kill "$typist" 2>/dev/null
+	[ -n "$saved" ] && stty "$saved"
+	echo
+}
+
+boot_demo() {
+	serve_images
+	rm -f "$work/con.in" "$work/con.out"
+	mkfifo "$work/con.in" "$work/con.out"
+	local started=$EPOCHREALTIME args
+	say "booting the seed's topology (console log: ${work#"$top"/}/console.log)"
+	qemu_args "$image/dom0.cpio.gz"
+	"$qemu" "${args[@]}" -chardev "pipe,id=con,path=$work/con" -serial chardev:con \
+		</dev/null >"$work/qemu.log" 2>&1 &
+	qemu_pid=$!
+	exec 3>"$work/con.in"
+	if [ "$check_only" -eq 1 ]; then
+		timestamp_lines "$started" <"$work/con.out" >"$work/console.log" &
+	else
+		tee >(timestamp_lines "$started" >"$work/console.log") <"$work/con.out" &
+	fi
+	mark=0
+}
+
+main() {
+	mkdir -p "$work"
+	command -v "$qemu" >/dev/null || { say "$qemu not found" && exit 111; }
+	[ -s "$image/dom0.cpio.gz" ] || { say "no image: run make image" && exit 111; }
+	gzip -dc "$image/xen.gz" >"$work/xen"
+	say "bare boot of Xen and dom0 on the same machine, for the ratio"
+	bare=$(bare_boot)
+	say "bare Xen + dom0 up at ${bare:-?} s"
+	boot_demo
+	if wait_for 'dom0 login:' "$login_timeout"; then
+		tap ok "boots to dom0's login prompt on hvc0, with nothing typed"
+		operate
+	else
+		tap not-ok "boots to dom0's login prompt on hvc0 within $login_timeout s"
+		tail -n 40 "$work/console.log" | sed 's/^/#   /'
+	fi
+	print_timeline
+	if [ "$check_only" -eq 1 ]; then
+		type_line poweroff
+		check "poweroff stops the VMs cleanly" stopped_cleanly
+		check "the VMs stop dependents first, net-vm last" net_vm_stopped_last
+		check "dom0 powers off, and QEMU ends" powered_off
+	else
+		hand_over
+	fi
+	exec 3>&-
+	kill "$server" 2>/dev/null
+	wait 2>/dev/null
+	echo "1..$tap_number"
+	if [ "$failed" -eq 0 ]; then say "PASS"; else say "FAIL"; fi
+	return "$failed"
+}
+
+main "$@"
