@@ -19,6 +19,13 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "setup: run as root (apt-get install)" >&2
 	exit 100
 fi
+# Every package already installed: nothing to fetch, no network needed.
+installed() {
+	local status
+	status=$(dpkg-query -W -f '${Status}\n' "${packages[@]}" 2>/dev/null) || return 1
+	[ "$(grep -c '^install ok installed$' <<<"$status")" -eq "${#packages[@]}" ]
+}
+installed && exit 0
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${packages[@]}"
