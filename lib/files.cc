@@ -96,4 +96,16 @@ FileLock::~FileLock() {
   if (fd_ >= 0) close(fd_);
 }
 
+bool IsSocket(int fd) {
+  struct stat st {};
+  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+bool SameOpenFile(int a, int b) {
+  struct stat first {};
+  struct stat second {};
+  if (fstat(a, &first) != 0 || fstat(b, &second) != 0) return false;
+  return first.st_dev == second.st_dev && first.st_ino == second.st_ino;
+}
+
 }  // namespace qmin

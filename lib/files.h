@@ -25,6 +25,13 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, mode
 /// Writes `value` to an existing file such as a sysctl, in one write().
 Status WriteExisting(const std::string& path, const std::string& value);
 
+/// Whether `fd` is a socket (false for a closed fd).
+bool IsSocket(int fd);
+
+/// Whether two descriptors lead to the same open file (inode), as a dup or
+/// an inherited copy of one socket do.
+bool SameOpenFile(int a, int b);
+
 /// An exclusive flock(2) on a lock file, released on destruction.
 class FileLock {
  public:

@@ -1,5 +1,9 @@
 #include "files.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -78,4 +82,18 @@ TEST(FileLockTest, AnUnlinkedLockIsNotHeldByTheNextComer) {
 }
 
 }  // namespace
+TEST(DescriptorTest, SocketsAndTheirCopiesAreKnown) {
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+  const int copy = dup(pair[0]);
+  const int null = open("/dev/null", O_RDONLY);
+  EXPECT_TRUE(IsSocket(pair[0]));
+  EXPECT_FALSE(IsSocket(null));
+  EXPECT_TRUE(SameOpenFile(pair[0], copy));
+  EXPECT_FALSE(SameOpenFile(pair[0], pair[1]));  // two ends, two sockets
+  for (int fd : {pair[0], pair[1], copy, null}) close(fd);
+  EXPECT_FALSE(IsSocket(copy));
+  EXPECT_FALSE(SameOpenFile(pair[0], copy));
+}
+
 }  // namespace qmin

@@ -3,27 +3,15 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <utility>
 
+#include "files.h"
+
 namespace qmin::qrx {
-namespace {
-
-bool IsSocket(int fd) {
-  struct stat st {};
-  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-bool SameFile(int a, int b) {
-  struct stat sa {}, sb {};
-  return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
-}  // namespace
 
 void FilterEscapes(std::span<std::uint8_t> bytes) {
   for (std::uint8_t& c : bytes)
@@ -390,8 +378,8 @@ void DataLink::CloseIncoming(std::size_t index) {
 
 bool DataLink::CarriesOutgoing(int fd) const {
   return std::any_of(out_.begin(), out_.end(), [fd](const Out& out) {
-           return out.stream.fd >= 0 && SameFile(out.stream.fd, fd);
-         });
+    return out.stream.fd >= 0 && SameOpenFile(out.stream.fd, fd);
+  });
 }
 
 void DataLink::CloseAll() {
