@@ -5,7 +5,7 @@
 # server, 10.0.2.2, is a busybox httpd on this machine's loopback serving
 # build/image/vm/) and a UHCI controller with a USB tablet. dom0 fetches and
 # checks the VM images, hands the e1000 to net-vm, starts sa-vm (the USB
-# controller) and the PVH workload-vm behind net-vm, and qrx-broker routes
+# controller) and the workload-vm (PV here; PVH on hardware) behind net-vm, and qrx-broker routes
 # their calls. Then this script logs in on the console (hvc0), runs
 # qmin-check, and prints what it saw and a timeline; a bare Xen + dom0 boot in
 # the same run gives the ratio that means something under emulation.
@@ -52,7 +52,8 @@ timestamp_lines() {
 		status=$?
 		part+=$line
 		if [ "$status" -gt 128 ]; then
-			case "$part" in *"login: " | *"# ") ;; *) continue ;; esac
+			# busybox's shell asks the terminal where its cursor is (ESC [6n) after its prompt.
+			case "$part" in *"login: " | *"# " | *"# "$'\e[6n') ;; *) continue ;; esac
 		elif [ "$status" -ne 0 ] && [ -z "$part" ]; then
 			break
 		fi
