@@ -90,20 +90,15 @@ wait_for_key() {
 	done
 }
 
-# guest_result DOMID SECONDS: waits for the guest's data/result, prints it,
+# guest_result NAME SECONDS: waits for the guest's data/result, prints it,
 # and acknowledges it: the guest powers off only after the ack, since its
-# xenstore home (and the result in it) goes when the domain does.
+# xenstore home (and the result in it) goes when the domain does. The guest
+# is followed by name: under QEMU's emulated SVM a PVH guest sometimes
+# triple-faults while it boots (Xen's log names an RDTSC in the guest
+# kernel) and xl restarts it under a new ID, which then writes its result
+# there. The restart is not hidden: it is printed as a measure line with
+# Xen's count of triple faults.
 guest_result() {
-	wait_for_key "/local/domain/$1/data/result" "$2" || return 1
-	xenstore-write "/local/domain/$1/data/ack" 1
-}
-
-# guest_result_of NAME SECONDS: guest_result, following the guest by name.
-# Under QEMU's emulated SVM a PVH guest sometimes triple-faults while it
-# boots (Xen's log names an RDTSC in the guest kernel) and xl restarts it
-# under a new ID, which then writes its result there. The restart is not
-# hidden: it is printed as a measure line with Xen's count of triple faults.
-guest_result_of() {
 	deadline=$(awk -v now="$(now)" -v wait="$2" 'BEGIN { print now + wait }')
 	first=$(xl domid "$1" 2>/dev/null)
 	until id=$(xl domid "$1" 2>/dev/null) && value=$(xenstore-read "/local/domain/$id/data/result" 2>/dev/null); do

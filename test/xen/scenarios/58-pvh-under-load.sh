@@ -5,7 +5,7 @@
 # (the CI flake of 50-pvh-domU); removing any one of them alone did not help.
 # 60 s of busy work in dom0 and in a PVH guest at once; every run must be
 # right, with no segfault. (A PVH guest that triple-faults while it boots
-# and is restarted by xl is followed by name and reported: guest_result_of.)
+# and is restarted by xl is followed by name and reported: guest_result.)
 # boot: pvh
 # timeout: 420
 . /qmin/lib.sh
@@ -15,7 +15,7 @@ xl unpause busy || fail "xl unpause failed"
 set -- $(busy_work 60)
 runs=$1 bad=$2
 segfaults=$(dmesg | grep -c segfault)
-value=$(guest_result_of busy 300) || { guest_console busy; fail "no result from the guest"; }
+value=$(guest_result busy 300) || { guest_console busy; fail "no result from the guest"; }
 echo "QMIN-MEASURE dom0 runs=$runs bad=$bad segfaults=$segfaults; guest: $value"
 if [ "$bad" -ne 0 ] || [ "$segfaults" -ne 0 ]; then
 	fail "dom0: $bad wrong runs of $runs, $segfaults segfaults"
