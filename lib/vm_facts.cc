@@ -107,6 +107,12 @@ void ReadDomain(Reader& reader, VmDefinition& vm) {
   vm.kernel = reader.Scalar("kernel");
   vm.ramdisk = reader.Scalar("ramdisk");
   for (const std::string& spec : reader.List("vif")) vm.vifs.push_back(ReadVif(reader, spec));
+  // restart, rename-restart and coredump-restart all bring the domain back.
+  const auto restarts = [](const std::string& action) {
+    return action.find("restart") != std::string::npos;
+  };
+  vm.xl_restarts =
+      restarts(reader.Scalar("on_reboot", "restart")) || restarts(reader.Scalar("on_crash", "destroy"));
 }
 
 std::string ReadOne(const std::string& path, const std::string& name, VmDefinition& vm) {

@@ -48,6 +48,9 @@ struct VmDefinition {
   std::string kernel;
   std::string ramdisk;
   std::vector<VifSpec> vifs;
+  /// on_reboot (xl's default: restart) or on_crash asks xl to restart the
+  /// domain: it may go away and come back under a new domain ID.
+  bool xl_restarts = true;
   /// xvm_after, then each vif backend not named there: the VMs that must
   /// be up before this one is created.
   std::vector<std::string> Dependencies() const;

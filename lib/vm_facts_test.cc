@@ -102,7 +102,10 @@ TEST_F(VmFactsTest, TheStartKeysOfXvmStart) {
   Write("work.cfg",
         "name = \"work\"\ntype = \"pvh\"\nvif = [ \"ip=10.0.0.5,backend=net-vm\", \"mac=x\" ]\n"
         "xvm_after = [ \"vault\", \"net-vm\" ]\n");
-  Write("vault.cfg", "name = \"vault\"\nbuilder = \"hvm\"\n");
+  Write("vault.cfg",
+        "name = \"vault\"\nbuilder = \"hvm\"\non_reboot = \"destroy\"\n"
+        "on_crash = \"coredump-restart\"\n");
+  Write("gone.cfg", "name = \"gone\"\non_reboot = \"destroy\"\n");
   VmLoad load = LoadVmDefinitions(dir_.path());
   ASSERT_TRUE(load.errors.empty()) << load.errors[0];
   const VmDefinition& net = load.vms["net-vm"];
@@ -118,6 +121,9 @@ TEST_F(VmFactsTest, TheStartKeysOfXvmStart) {
   EXPECT_EQ(work.wait, WaitFor::kRunning);
   EXPECT_EQ(work.Dependencies(), (std::vector<std::string>{"vault", "net-vm"}));
   EXPECT_EQ(load.vms["vault"].type, DomainType::kHvm);
+  EXPECT_TRUE(work.xl_restarts);  // xl's default: on_reboot = "restart"
+  EXPECT_TRUE(load.vms["vault"].xl_restarts);
+  EXPECT_FALSE(load.vms["gone"].xl_restarts);
 }
 
 TEST(DomainTypeTest, AsXlReadsIt) {

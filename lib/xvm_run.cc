@@ -12,7 +12,7 @@
 namespace qmin {
 namespace {
 
-constexpr char kReleaseToken[] = "@release";
+constexpr char kDomainsToken[] = "@domains";
 
 }  // namespace
 
@@ -27,7 +27,9 @@ Status XvmRun::Begin() {
   Result<XenstoreWatcher> watcher = XenstoreWatcher::Open();
   if (!watcher) return watcher.error();
   watcher_ = std::make_unique<XenstoreWatcher>(std::move(*watcher));
-  if (Status watched = watcher_->Watch("@releaseDomain", kReleaseToken); !watched) return watched;
+  // A domain that appears matters too: xl restarts a rebooted VM as a new one.
+  for (const char* path : {"@introduceDomain", "@releaseDomain"})
+    if (Status watched = watcher_->Watch(path, kDomainsToken); !watched) return watched;
   if (Status added = loop_.Add(watcher_->fd(), EPOLLIN, [this](std::uint32_t) { OnEvents(); });
       !added)
     return added;
@@ -63,7 +65,7 @@ void XvmRun::OnEvents() {
     return loop_.Stop();
   }
   for (const WatchEvent& event : drained->events) {
-    if (event.token == kReleaseToken) {
+    if (event.token == kDomainsToken) {
       OnDomainsChanged();
     } else if (event.token.rfind("vm:", 0) == 0) {
       OnWatch(event.token.substr(3));

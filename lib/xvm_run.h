@@ -5,6 +5,7 @@
 #define QMIN_LIB_XVM_RUN_H_
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,6 +66,7 @@ class Starter : public XvmRun {
   struct Vm {
     State state = State::kWaiting;
     unsigned domid = 0;
+    bool restarting = false;  ///< its domain went; xl is to bring it back
     EventLoop::TimerId deadline = 0;
     std::vector<std::string> watched;
   };
@@ -76,6 +78,9 @@ class Starter : public XvmRun {
   void Create(const std::string& name);
   void OnCreated(const std::string& name, int status, const std::string& said);
   void Await(const std::string& name);
+  Status WatchReadiness(const std::string& name);
+  void UnwatchReadiness(Vm& vm, const std::string& name);
+  void Follow(const std::string& name, std::optional<unsigned> domid);
   void Check(const std::string& name);
   std::string Missing(const std::string& name, bool& failed);
   void Up(const std::string& name);

@@ -43,7 +43,8 @@ Starter::Starter(EventLoop& loop, Log& log, const XvmOptions& options, const VmM
   for (const std::string& name : plan_) state_[name] = Vm{};
 }
 
-// A VM already running counts as up; one that dies while we wait has failed.
+// A VM already running counts as up; one that goes while we wait has
+// failed, unless xl is to restart it: then it is followed by name.
 void Starter::OnDomainsChanged() {
   const std::map<unsigned, std::string> names = DomainNames();
   for (auto& [name, vm] : state_) {
@@ -53,10 +54,29 @@ void Starter::OnDomainsChanged() {
       log_.Notice(name + " is running already, as domain " + std::to_string(*domid));
       vm.state = State::kUp;
       up_(name, *domid);
-    } else if (vm.state == State::kReadying && !domid) {
-      Fail(name, "it died while starting");
+    } else if (vm.state == State::kReadying && domid != vm.domid) {
+      Follow(name, domid);
     }
   }
+}
+
+// The VM's domain went away (domid: none) or another of its name is there.
+void Starter::Follow(const std::string& name, std::optional<unsigned> domid) {
+  Vm& vm = state_[name];
+  if (!domid) {
+    if (!vms_.at(name).xl_restarts) return Fail(name, "it died while starting");
+    if (!vm.restarting)
+      log_.Warning(name + "'s domain " + std::to_string(vm.domid) +
+                   " went away while starting; waiting for xl to restart it");
+    vm.restarting = true;
+    return;
+  }
+  log_.Warning(name + " was restarted by xl, as domain " + std::to_string(*domid));
+  UnwatchReadiness(vm, name);
+  vm.domid = *domid;
+  vm.restarting = false;
+  if (Status watched = WatchReadiness(name); !watched) return Fail(name, watched.error().Text());
+  Check(name);
 }
 
 void Starter::Launch() {
@@ -122,9 +142,22 @@ void Starter::OnCreated(const std::string& name, int status, const std::string& 
 }
 
 void Starter::Await(const std::string& name) {
-  const VmDefinition& vm = vms_.at(name);
   Vm& state = state_[name];
   state.state = State::kReadying;
+  if (Status watched = WatchReadiness(name); !watched) return Fail(name, watched.error().Text());
+  state.deadline = loop_.AddTimer(std::chrono::seconds(vms_.at(name).timeout), [this, name] {
+    state_[name].deadline = 0;
+    bool failed = false;
+    const std::string missing = Missing(name, failed);
+    Fail(name, "not up within " + std::to_string(vms_.at(name).timeout) + " s: " + missing);
+  });
+  Check(name);
+}
+
+// Watches the keys that change when the VM's domain becomes ready.
+Status Starter::WatchReadiness(const std::string& name) {
+  const VmDefinition& vm = vms_.at(name);
+  Vm& state = state_[name];
   std::vector<std::string> paths;
   if (vm.wait == WaitFor::kQrx) {
     if (auto key = VchanServerKey(state.domid, 0, qrx::kControlPort)) paths.push_back(*key);
@@ -139,16 +172,15 @@ void Starter::Await(const std::string& name) {
     }
   }
   for (const std::string& path : paths) {
-    if (Status watched = Watch(path, name); !watched) return Fail(name, watched.error().Text());
+    if (Status watched = Watch(path, name); !watched) return watched;
     state.watched.push_back(path);
   }
-  state.deadline = loop_.AddTimer(std::chrono::seconds(vm.timeout), [this, name] {
-    state_[name].deadline = 0;
-    bool failed = false;
-    const std::string missing = Missing(name, failed);
-    Fail(name, "not up within " + std::to_string(vms_.at(name).timeout) + " s: " + missing);
-  });
-  Check(name);
+  return {};
+}
+
+void Starter::UnwatchReadiness(Vm& vm, const std::string& name) {
+  for (const std::string& path : vm.watched) Unwatch(path, name);
+  vm.watched.clear();
 }
 
 void Starter::OnWatch(const std::string& name) {
@@ -159,6 +191,8 @@ void Starter::OnWatch(const std::string& name) {
 std::string Starter::Missing(const std::string& name, bool& failed) {
   const VmDefinition& vm = vms_.at(name);
   const unsigned domid = state_[name].domid;
+  if (state_[name].restarting)
+    return "its domain " + std::to_string(domid) + " went away and xl has not restarted it";
   if (vm.wait == WaitFor::kQrx) {
     const std::optional<std::string> key = VchanServerKey(domid, 0, qrx::kControlPort);
     return !key || xs_->Read(*key) ? "" : "its qrx-agent does not serve yet";
@@ -197,8 +231,7 @@ void Starter::Check(const std::string& name) {
 void Starter::StopWaiting(Vm& vm, const std::string& name) {
   if (vm.deadline != 0) loop_.CancelTimer(vm.deadline);
   vm.deadline = 0;
-  for (const std::string& path : vm.watched) Unwatch(path, name);
-  vm.watched.clear();
+  UnwatchReadiness(vm, name);
 }
 
 void Starter::Up(const std::string& name) {

@@ -39,6 +39,9 @@ xvm() {
 		--sys "$BATS_TEST_TMPDIR/sys" "$@"
 }
 
+# domid_in_log NAME N: the domain ID of NAME's Nth create.
+domid_in_log() { sed -n "s/^create $1 end \([0-9]*\) .*/\1/p" "$XL_FAKE_DIR/log" | sed -n "$2p"; }
+
 # created: the VMs xl created, in the order it finished creating them.
 created() { sed -n 's/^create \([^ ]*\) end .*/\1/p' "$XL_FAKE_DIR/log" 2>/dev/null | tr '\n' ' '; }
 
@@ -165,6 +168,21 @@ created() { sed -n 's/^create \([^ ]*\) end .*/\1/p' "$XL_FAKE_DIR/log" 2>/dev/n
 	xvm slow
 	assert_failure 1
 	grep -q "unable to start slow: not up within 1 s: vif0 (/local/domain/0/backend/vif/[0-9]*/0) is not connected yet" <<<"$stderr"
+}
+
+@test "a VM that xl restarts while it starts is followed by name; without a restart it fails" {
+	vm flaky 'vif = [ "ip=10.0.0.4" ]' 'xvm_wait = "hotplug"' 'xl_fake_reboot = "1"' 'xl_fake_hotplug_delay = "2"'
+	xvm flaky
+	assert_success
+	local id=${output#flaky }
+	[ "$id" = "$(domid_in_log flaky 2)" ] || fail "reported $id, not the restarted domain"
+	grep -q "flaky's domain $(domid_in_log flaky 1) went away while starting; waiting for xl to restart it" <<<"$stderr"
+	grep -q "flaky was restarted by xl, as domain $id" <<<"$stderr"
+	vm once 'vif = [ "ip=10.0.0.6" ]' 'xvm_wait = "hotplug"' 'xl_fake_reboot = "1"' 'xl_fake_hotplug_delay = "3"' \
+		'on_reboot = "destroy"'
+	xvm once
+	assert_failure 1
+	grep -q "unable to start once: it died while starting" <<<"$stderr"
 }
 
 @test "qrx: up once the VM's agent serves its control channel" {
