@@ -111,8 +111,8 @@ void ReadDomain(Reader& reader, VmDefinition& vm) {
   const auto restarts = [](const std::string& action) {
     return action.find("restart") != std::string::npos;
   };
-  vm.xl_restarts =
-      restarts(reader.Scalar("on_reboot", "restart")) || restarts(reader.Scalar("on_crash", "destroy"));
+  vm.xl_restarts = restarts(reader.Scalar("on_reboot", "restart")) ||
+                   restarts(reader.Scalar("on_crash", "destroy"));
 }
 
 std::string ReadOne(const std::string& path, const std::string& name, VmDefinition& vm) {

@@ -5,8 +5,8 @@
 #define QMIN_LIB_XVM_RUN_H_
 
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
