@@ -21,6 +21,20 @@ load test_helper
 	done
 }
 
+@test "every production binary is under 1 MiB stripped; qrx-broker under 1.1 MiB" {
+	# An empty static C program is 0.65 MiB of glibc here; libxenstore's
+	# sscanf brings scanf and the strtod family (~0.1 MiB) into every tool
+	# that talks to xenstore. The broker's policy engine is what is left over.
+	local bin size limit
+	for bin in "$QMIN_BIN"/*; do
+		strip -o "$BATS_TEST_TMPDIR/stripped" "$bin"
+		size=$(stat -c %s "$BATS_TEST_TMPDIR/stripped")
+		limit=1048576
+		[ "$(basename "$bin")" = qrx-broker ] && limit=1153433
+		[ "$size" -lt "$limit" ] || fail "$(basename "$bin") is $size bytes stripped (limit $limit)"
+	done
+}
+
 @test "make install puts binaries, man pages, init scripts and examples in place" {
 	local dest="$BATS_TEST_TMPDIR/dest"
 	run_logged make -s -C "$QMIN_ROOT" install DESTDIR="$dest" PREFIX=/usr
