@@ -7,7 +7,7 @@
 #   100 concurrent calls against 100 concurrent direct execs.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-sim="$top/build/sim/bin"
+sim=${QMIN_SIM_BIN:-$top/build/sim/bin}  # another build, to compare
 fakes="$top/build/test"
 calls=${CALLS:-200}
 work=$(mktemp -d)
@@ -43,12 +43,17 @@ call() { VCHAN_DOMAIN=5 "$sim/qrx-call" --agent-socket "$work/agent5.sock" perso
 us() { local now=${EPOCHREALTIME/./}; echo $((now - ${1/./})); }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 
-start=$EPOCHREALTIME
-for ((i = 0; i < calls; i++)); do call </dev/null >/dev/null 2>"$work/err" || { cat "$work/err" >&2 && exit 1; }; done
-qrx=$(us "$start")
-start=$EPOCHREALTIME
-for ((i = 0; i < calls; i++)); do "$work/rpc/test.Cat" </dev/null >/dev/null; done
-direct=$(us "$start")
+# Calls and execs alternate, so that both see the same moments of a noisy machine.
+qrx=0 direct=0
+for ((i = 0; i < calls; i++)); do
+	start=${EPOCHREALTIME/./}
+	call </dev/null >/dev/null 2>"$work/err" || { cat "$work/err" >&2 && exit 1; }
+	now=${EPOCHREALTIME/./}
+	qrx=$((qrx + now - start))
+	"$work/rpc/test.Cat" </dev/null >/dev/null
+	start=$now now=${EPOCHREALTIME/./}
+	direct=$((direct + now - start))
+done
 printf 'qrx call latency: %.2f ms per call, direct fork+exec %.2f ms (%sx), %d sequential calls\n' \
 	"$(ratio "$qrx" $((calls * 1000)))" "$(ratio "$direct" $((calls * 1000)))" "$(ratio "$qrx" "$direct")" "$calls"
 
