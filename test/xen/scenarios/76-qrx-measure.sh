@@ -2,7 +2,9 @@
 # Measured in this boot, between work and personal (both PV); software
 # emulation makes absolute numbers meaningless, the ratios are the result.
 #  - latency: sequential calls of an empty service from work, against an exec
-#    of the same handler inside personal, where it runs;
+#    of the same handler inside personal, where it runs; and where a call's
+#    time goes: qrx-call's own start (--version) and a refused call (the
+#    trigger's way to the broker's policy and back, no data channel);
 #  - throughput: 64 MiB from work to personal through qrx-call and a
 #    discarding service, against vchan-probe's raw libxenvchan copy loop
 #    between the same two domains (same 64 KiB ring, same direction).
@@ -34,6 +36,27 @@ SCRIPT
 } | in_vm personal) || qrx_fail "execs in personal failed"
 measure "latency: qrx call work -> personal $call_ms ms, exec of the handler in personal $exec_ms ms," \
 	"ratio $(awk -v a="$call_ms" -v b="$exec_ms" 'BEGIN { printf "%.1f", a / b }')"
+# shellcheck disable=SC2016 # expands in the guest
+parts=$({ echo "calls=$calls"; cat <<'SCRIPT'
+# each_ms COMMAND...: milliseconds per run, over $calls runs.
+each_ms() {
+	start=$(cut -d ' ' -f 1 /proc/uptime)
+	i=0
+	while [ "$i" -lt "$calls" ]; do
+		"$@" </dev/null >/dev/null 2>&1
+		i=$((i + 1))
+	done
+	awk -v start="$start" -v end="$(cut -d ' ' -f 1 /proc/uptime)" -v n="$calls" 'BEGIN { printf "%.1f", (end - start) * 1000 / n }'
+}
+qrx-call personal test.Refused </dev/null 2>/dev/null
+[ "$?" = 126 ] || exit 1
+echo "$(each_ms qrx-call --version) $(each_ms qrx-call personal test.Refused)"
+SCRIPT
+} | in_vm work) || qrx_fail "the parts of a call from work failed"
+# shellcheck disable=SC2086 # two numbers
+set -- $parts
+measure "a call's parts: qrx-call's start $1 ms, a refused call (to the policy and back) $2 ms," \
+	"the rest (data channel, the service's start and end) $(awk -v c="$call_ms" -v r="$2" 'BEGIN { printf "%.1f", c - r }') ms"
 
 { echo "peer=$work_id bytes=$bytes"; cat <<'SCRIPT'
 (vchan-probe receive "$peer" 9000 "$bytes"; echo "$?" >/tmp/raw-status) </dev/null >/dev/null 2>&1 &
