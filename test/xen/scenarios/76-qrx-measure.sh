@@ -14,45 +14,34 @@ calls=20 bytes=67108864
 work_id=$(xl domid work) || fail "work must run"
 personal_id=$(xl domid personal) || fail "personal must run"
 
-call_ms=$({ echo "calls=$calls"; cat <<'SCRIPT'
-start=$(cut -d ' ' -f 1 /proc/uptime)
-i=0
-while [ "$i" -lt "$calls" ]; do
-	qrx-call personal test.Null </dev/null || exit 1
-	i=$((i + 1))
-done
-awk -v start="$start" -v end="$(cut -d ' ' -f 1 /proc/uptime)" -v n="$calls" 'BEGIN { printf "%.1f", (end - start) * 1000 / n }'
-SCRIPT
-} | in_vm work) || qrx_fail "calls from work failed"
-exec_ms=$({ echo "calls=$calls"; cat <<'SCRIPT'
-start=$(cut -d ' ' -f 1 /proc/uptime)
-i=0
-while [ "$i" -lt "$calls" ]; do
-	/etc/qubes-rpc/test.Null </dev/null || exit 1
-	i=$((i + 1))
-done
-awk -v start="$start" -v end="$(cut -d ' ' -f 1 /proc/uptime)" -v n="$calls" 'BEGIN { printf "%.1f", (end - start) * 1000 / n }'
-SCRIPT
-} | in_vm personal) || qrx_fail "execs in personal failed"
-measure "latency: qrx call work -> personal $call_ms ms, exec of the handler in personal $exec_ms ms," \
-	"ratio $(awk -v a="$call_ms" -v b="$exec_ms" 'BEGIN { printf "%.1f", a / b }')"
-# shellcheck disable=SC2016 # expands in the guest
-parts=$({ echo "calls=$calls"; cat <<'SCRIPT'
-# each_ms COMMAND...: milliseconds per run, over $calls runs.
+# Sent ahead of each guest script: each_ms STATUS COMMAND... runs COMMAND
+# $calls times, each run must exit STATUS; prints milliseconds per run.
+timer="calls=$calls
+$(cat <<'SCRIPT'
 each_ms() {
+	want=$1
+	shift
 	start=$(cut -d ' ' -f 1 /proc/uptime)
 	i=0
 	while [ "$i" -lt "$calls" ]; do
 		"$@" </dev/null >/dev/null 2>&1
+		[ "$?" = "$want" ] || exit 1
 		i=$((i + 1))
 	done
 	awk -v start="$start" -v end="$(cut -d ' ' -f 1 /proc/uptime)" -v n="$calls" 'BEGIN { printf "%.1f", (end - start) * 1000 / n }'
 }
-qrx-call personal test.Refused </dev/null 2>/dev/null
-[ "$?" = 126 ] || exit 1
-echo "$(each_ms qrx-call --version) $(each_ms qrx-call personal test.Refused)"
 SCRIPT
-} | in_vm work) || qrx_fail "the parts of a call from work failed"
+)"
+call_ms=$(printf '%s\n%s\n' "$timer" 'each_ms 0 qrx-call personal test.Null' | in_vm work) ||
+	qrx_fail "calls from work failed"
+exec_ms=$(printf '%s\n%s\n' "$timer" 'each_ms 0 /etc/qubes-rpc/test.Null' | in_vm personal) ||
+	qrx_fail "execs in personal failed"
+measure "latency: qrx call work -> personal $call_ms ms, exec of the handler in personal $exec_ms ms," \
+	"ratio $(awk -v a="$call_ms" -v b="$exec_ms" 'BEGIN { printf "%.1f", a / b }')"
+# shellcheck disable=SC2016 # expands in the guest
+parts=$(printf '%s\n%s\n' "$timer" \
+	'start=$(each_ms 0 qrx-call --version) && refused=$(each_ms 126 qrx-call personal test.Refused) && echo "$start $refused"' |
+	in_vm work) || qrx_fail "the parts of a call from work failed"
 # shellcheck disable=SC2086 # two numbers
 set -- $parts
 measure "a call's parts: qrx-call's start $1 ms, a refused call (to the policy and back) $2 ms," \
