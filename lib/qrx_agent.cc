@@ -41,6 +41,8 @@ Status Agent::Start() {
           loop_.Add(listener_->fd(), EPOLLIN, [this](std::uint32_t) { OnClientConnect(); });
       !status)
     return status;
+  // Once here, rather than a xenstore round trip in every call.
+  if (Result<unsigned> own = OwnVchanDomain()) options_.runner.own_domain = *own;
   ServeControl();
   return control_ ? Status() : SystemError("serve the control channel", EIO);
 }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,14 +12,18 @@
 #include "event_loop.h"
 #include "qrx_data.h"
 #include "vchan.h"
+#include "xenstore_watcher.h"
 
 namespace qmin::qrx {
 namespace {
 
 // The caller serves the data vchan only once its agent hears from the broker,
-// often just after us: try again at once, then less and less often, for 10 s.
-constexpr int kConnectAttempts = 210;
+// often just after us. Where the transport has a key to watch (Xen), its
+// change wakes us; elsewhere we try again at once, then less and less often.
+// Either way the caller has 10 s.
+constexpr auto kCallerPatience = std::chrono::seconds(10);
 int RetryDelayMs(int attempt) { return attempt < 6 ? 1 << attempt : 50; }
+constexpr char kServerToken[] = "server";
 int OpenNull() { return open("/dev/null", O_RDONLY | O_CLOEXEC | O_NONBLOCK); }
 
 // What the call will run, decided before anything is connected.
@@ -67,22 +72,76 @@ class Call {
     if (!loop_.OnSignals({SIGCHLD, SIGUSR1, SIGTERM, SIGINT, SIGHUP},
                          [this](int signo) { OnSignal(signo); }))
       return 1;
-    Connect(0);
+    Connect();
     if (!loop_.Run()) return 1;
     if (pid_ > 0) kill(pid_, SIGTERM);  // the caller left: the service goes too
     return status_;
   }
 
  private:
-  void Connect(int attempt) {
-    Result<std::unique_ptr<Vchan>> vchan = ConnectVchan(request_.domain, request_.port);
-    if (vchan) return Begin(std::move(*vchan));
-    if (attempt >= kConnectAttempts) {
-      log_.Warning("the caller never served the data channel: " + vchan.error().Text());
+  void Connect() {
+    Result<unsigned> own =
+        config_.own_domain ? Result<unsigned>(*config_.own_domain) : OwnVchanDomain();
+    if (!own) {
+      log_.Warning(own.error());
       return Stop(1);
     }
+    own_ = *own;
+    patience_ = loop_.AddTimer(kCallerPatience, [this] {
+      patience_ = 0;
+      log_.Warning("the caller never served the data channel: " + last_failure_);
+      Stop(1);
+    });
+    if (const auto key = VchanServerKey(request_.domain, own_, request_.port))
+      if (WatchServer(*key)) return;
+    Retry(0);
+  }
+
+  // The watch fires once at once, then whenever the caller's server writes.
+  bool WatchServer(const std::string& key) {
+    Result<XenstoreWatcher> watcher = XenstoreWatcher::Open();
+    if (!watcher) return false;
+    watcher_ = std::make_unique<XenstoreWatcher>(std::move(*watcher));
+    if (!watcher_->Watch(key, kServerToken) ||
+        !loop_.Add(watcher_->fd(), EPOLLIN, [this](std::uint32_t) { OnServerChanged(); })) {
+      watcher_.reset();
+      return false;
+    }
+    return true;
+  }
+
+  void OnServerChanged() {
+    Result<XenstoreWatcher::Drained> drained = watcher_->Drain();
+    if (!drained) {
+      log_.Warning(drained.error());
+      return Stop(1);
+    }
+    // xenstored may refuse the watch (a quota): then nothing would wake us.
+    const bool refused = !drained->refusals.empty();
+    if (drained->events.empty() && !refused) return;
+    if (!TryConnect() && !refused) return;  // not yet: the next write wakes us
+    loop_.Remove(watcher_->fd());
+    watcher_.reset();
+    if (refused && patience_ != 0) Retry(0);
+  }
+
+  void Retry(int attempt) {
+    if (TryConnect()) return;
     loop_.AddTimer(std::chrono::milliseconds(RetryDelayMs(attempt)),
-                   [this, attempt] { Connect(attempt + 1); });
+                   [this, attempt] { Retry(attempt + 1); });
+  }
+
+  bool TryConnect() {
+    if (patience_ == 0) return true;  // given up already
+    Result<std::unique_ptr<Vchan>> vchan = ConnectVchan(request_.domain, request_.port, own_);
+    if (!vchan) {
+      last_failure_ = vchan.error().Text();
+      return false;
+    }
+    loop_.CancelTimer(patience_);
+    patience_ = 0;
+    Begin(std::move(*vchan));
+    return true;
   }
 
   void Begin(std::unique_ptr<Vchan> vchan) {
@@ -142,7 +201,10 @@ class Call {
     const std::vector<std::string> env =
         ServiceEnvironment(command, *plan_.account, config_.rpc_dirs, getpid());
     if (request_.just_exec) {
-      SpawnOptions options{argv, env, {-1, -1, -1}, nullptr, true};
+      SpawnOptions options;
+      options.argv = argv;
+      options.env = env;
+      options.new_session = true;
       Result<pid_t> pid = Spawn(options);
       if (!pid) return pid.error();
       log_.Info("started " + argv[0] + " detached, pid " + std::to_string(*pid));
@@ -184,6 +246,10 @@ class Call {
   const RunnerConfig& config_;
   Log& log_;
   Plan plan_;
+  unsigned own_ = 0;
+  std::unique_ptr<XenstoreWatcher> watcher_;
+  EventLoop::TimerId patience_ = 0;
+  std::string last_failure_ = "nothing tried";
   std::unique_ptr<DataLink> link_;
   pid_t pid_ = -1;
   bool socket_service_ = false;

@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct CallRequest {
 struct RunnerConfig {
   std::vector<std::string> rpc_dirs = DefaultRpcDirs();
   std::string accounts_root;  ///< where etc/passwd is read ("" for /)
+  /// Our domain ID, when the daemon looked it up once (OwnVchanDomain);
+  /// otherwise each call looks it up.
+  std::optional<unsigned> own_domain;
 };
 
 /// Forks the call's process and returns its pid at once. The owner reaps it

@@ -50,9 +50,20 @@ class Vchan {
 /// bytes, and returns at once in state kWaiting.
 Result<std::unique_ptr<Vchan>> ServeVchan(unsigned peer, unsigned port, std::size_t buffer);
 
-/// Connects to the channel `peer` serves for us on `port`; fails (ENOENT)
-/// while the server is not there yet.
-Result<std::unique_ptr<Vchan>> ConnectVchan(unsigned peer, unsigned port);
+/// Our own domain ID, as the transport names it. On Xen it costs a xenstore
+/// round trip: a process that connects more than once keeps it.
+Result<unsigned> OwnVchanDomain();
+
+/// Connects to the channel `peer` serves for `own` (our domain) on `port`;
+/// fails (ENOENT) while the server is not there yet.
+Result<std::unique_ptr<Vchan>> ConnectVchan(unsigned peer, unsigned port, unsigned own);
+
+/// The same, looking our own domain up first.
+inline Result<std::unique_ptr<Vchan>> ConnectVchan(unsigned peer, unsigned port) {
+  Result<unsigned> own = OwnVchanDomain();
+  if (!own) return own.error();
+  return ConnectVchan(peer, port, *own);
+}
 
 /// The xenstore key that appears when `server` serves `client` on `port`
 /// (libxenvchan writes it last, and the client may read it but not its

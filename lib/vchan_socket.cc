@@ -9,7 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <vector>
+#include <cstring>
+#include <memory>
 
 #include <linux/sockios.h>
 
@@ -96,7 +97,7 @@ class SocketVchan : public Vchan {
 
   std::size_t DataReady() override {
     Pull();
-    return ring_.size() - head_;
+    return held_;
   }
 
   std::size_t BufferSpace() override {
@@ -108,13 +109,10 @@ class SocketVchan : public Vchan {
 
   Result<std::size_t> Read(std::span<std::uint8_t> bytes) override {
     Pull();
-    const std::size_t count = std::min(bytes.size(), ring_.size() - head_);
-    std::copy_n(ring_.begin() + static_cast<std::ptrdiff_t>(head_), count, bytes.begin());
-    head_ += count;
-    if (head_ == ring_.size()) {
-      ring_.clear();
-      head_ = 0;
-    }
+    const std::size_t count = std::min(bytes.size(), held_);
+    std::copy_n(ring_.get(), count, bytes.begin());
+    held_ -= count;
+    std::memmove(ring_.get(), ring_.get() + count, held_);
     return count;
   }
 
@@ -149,19 +147,15 @@ class SocketVchan : public Vchan {
     return Watch(conn_);
   }
 
-  // Moves what the socket holds into the ring, up to its capacity.
+  // Moves what the socket holds into the ring, up to its capacity, straight
+  // from the socket. A short read means the socket is empty: no second call.
   void Pull() {
-    if (conn_ < 0 || peer_closed_) return;
-    std::uint8_t buffer[16384];
-    while (ring_.size() - head_ < capacity_) {
-      const std::size_t want = std::min(sizeof buffer, capacity_ - (ring_.size() - head_));
-      const ssize_t got = recv(conn_, buffer, want, MSG_DONTWAIT);
-      if (got > 0) {
-        ring_.insert(ring_.end(), buffer, buffer + got);
-        continue;
-      }
-      if (got == 0 || (errno != EAGAIN && errno != EINTR)) peer_closed_ = true;
-      return;
+    if (conn_ < 0 || peer_closed_ || held_ == capacity_) return;
+    const ssize_t got = recv(conn_, ring_.get() + held_, capacity_ - held_, MSG_DONTWAIT);
+    if (got > 0) {
+      held_ += static_cast<std::size_t>(got);
+    } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+      peer_closed_ = true;
     }
   }
 
@@ -170,8 +164,9 @@ class SocketVchan : public Vchan {
   int conn_ = -1;
   std::string path_;
   std::size_t capacity_;
-  std::vector<std::uint8_t> ring_;
-  std::size_t head_ = 0;
+  /// What has arrived and is not read yet, from the start: ring_[0, held_).
+  std::unique_ptr<std::uint8_t[]> ring_ = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
+  std::size_t held_ = 0;
   bool peer_closed_ = false;   ///< reading reached the end
   bool write_broken_ = false;  ///< writing failed: the peer closed
 };
@@ -192,10 +187,12 @@ Result<std::unique_ptr<Vchan>> ServeVchan(unsigned peer, unsigned port, std::siz
   return std::unique_ptr<Vchan>(std::move(*vchan));
 }
 
-Result<std::unique_ptr<Vchan>> ConnectVchan(unsigned peer, unsigned port) {
+Result<unsigned> OwnVchanDomain() { return OwnDomain(); }
+
+Result<std::unique_ptr<Vchan>> ConnectVchan(unsigned peer, unsigned port, unsigned own) {
   Result<std::unique_ptr<SocketVchan>> vchan = Make(kDefaultRing);
   if (!vchan) return vchan.error();
-  if (Status status = (*vchan)->Connect(SocketPath(peer, OwnDomain(), port)); !status)
+  if (Status status = (*vchan)->Connect(SocketPath(peer, own, port)); !status)
     return status.error();
   return std::unique_ptr<Vchan>(std::move(*vchan));
 }

@@ -99,16 +99,6 @@ Result<std::unique_ptr<Vchan>> Wrap(libxenvchan* channel) {
   return std::unique_ptr<Vchan>(std::make_unique<XenVchan>(channel));
 }
 
-Result<unsigned> OwnDomain() {
-  Result<Xenstore> xs = Xenstore::Open();
-  if (!xs) return xs.error();
-  Result<std::string> text = xs->Read("domid");
-  if (!text) return text.error();
-  const auto domid = ParseUnsigned(*text, 0x7fef);
-  if (!domid) return InvalidError("read my domain ID", "domid is not a number");
-  return static_cast<unsigned>(*domid);
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Vchan>> ServeVchan(unsigned peer, unsigned port, std::size_t buffer) {
@@ -121,10 +111,18 @@ Result<std::unique_ptr<Vchan>> ServeVchan(unsigned peer, unsigned port, std::siz
   return Wrap(channel);
 }
 
-Result<std::unique_ptr<Vchan>> ConnectVchan(unsigned peer, unsigned port) {
-  Result<unsigned> own = OwnDomain();
-  if (!own) return own.error();
-  const std::string path = "/local/domain/" + std::to_string(peer) + "/" + ServerPath(*own, port);
+Result<unsigned> OwnVchanDomain() {
+  Result<Xenstore> xs = Xenstore::Open();
+  if (!xs) return xs.error();
+  Result<std::string> text = xs->Read("domid");
+  if (!text) return text.error();
+  const auto domid = ParseUnsigned(*text, 0x7fef);
+  if (!domid) return InvalidError("read my domain ID", "domid is not a number");
+  return static_cast<unsigned>(*domid);
+}
+
+Result<std::unique_ptr<Vchan>> ConnectVchan(unsigned peer, unsigned port, unsigned own) {
+  const std::string path = "/local/domain/" + std::to_string(peer) + "/" + ServerPath(own, port);
   errno = 0;
   libxenvchan* channel = libxenvchan_client_init(nullptr, static_cast<int>(peer), path.c_str());
   if (channel == nullptr)
