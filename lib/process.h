@@ -40,14 +40,14 @@ struct SpawnOptions {
   std::optional<std::vector<std::string>> env;
   /// What the child gets as 0, 1 and 2; -1 is /dev/null.
   std::array<int, 3> fds = {-1, -1, -1};
-  const Account* account = nullptr;  ///< run as this user (BecomeAccount)
-  bool new_session = false;          ///< setsid(): detached from our terminal and group
-  bool search_path = false;          ///< argv[0] without a '/' is looked up in $PATH
+  bool new_session = false;  ///< setsid(): detached from our terminal and group
+  bool search_path = false;  ///< argv[0] without a '/' is looked up in $PATH
 };
 
-/// Forks and execs with every signal unblocked and at its default. An exec
-/// that fails comes back here as an error: exit 127 when the program does
-/// not exist, 126 when it cannot run (or the user cannot be become).
+/// Starts a program with every signal unblocked and at its default, as our
+/// own user (a call's process becomes its user before it starts the
+/// service). An exec that fails comes back here as an error: exit 127 when
+/// the program does not exist, 126 when it cannot run.
 Result<pid_t> Spawn(const SpawnOptions& options);
 
 /// A child's end as an exit status: its code, or 128 + the signal that

@@ -59,6 +59,40 @@ TEST(SpawnTest, AChildStartsWithSignalsUnblocked) {
   EXPECT_EQ(ExitStatusOf(status), 128 + SIGTERM);
 }
 
+// A daemon ignores SIGPIPE; a shell that starts with it ignored could never
+// take it back, so the child must start with it at its default.
+TEST(SpawnTest, AChildStartsWithIgnoredSignalsAtTheirDefault) {
+  struct sigaction ignore {
+  }, before{};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, &before);
+  SpawnOptions options;
+  options.argv = {"/bin/sh", "-c", "kill -PIPE $$; sleep 5"};
+  Result<pid_t> pid = Spawn(options);
+  sigaction(SIGPIPE, &before, nullptr);
+  ASSERT_TRUE(pid);
+  int status = 0;
+  waitpid(*pid, &status, 0);
+  EXPECT_EQ(ExitStatusOf(status), 128 + SIGPIPE);
+}
+
+TEST(SpawnTest, ANewSessionIsLedByTheChild) {
+  int out[2];
+  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+  SpawnOptions options;
+  options.argv = {"/bin/sh", "-c", "cut -d ' ' -f 6 /proc/$$/stat"};
+  options.fds = {-1, out[1], 2};
+  options.new_session = true;
+  Result<pid_t> pid = Spawn(options);
+  ASSERT_TRUE(pid) << pid.error().Text();
+  close(out[1]);
+  char buffer[32] = {};
+  EXPECT_GT(read(out[0], buffer, sizeof buffer - 1), 0);
+  close(out[0]);
+  EXPECT_EQ(std::string(buffer), std::to_string(*pid) + "\n");
+  waitpid(*pid, nullptr, 0);
+}
+
 TEST(AccountTest, ReadFromPasswdAndGroup) {
   testing::ScopedTempDir root;
   mkdir((root / "etc").c_str(), 0755);
