@@ -44,36 +44,37 @@ TEST(SpawnTest, DescriptorsEnvironmentAndStatus) {
   EXPECT_EQ(ExitStatusOf(status), 7);
 }
 
+// How `script` ended, run by sh through Spawn.
+int StatusOfShell(const char* script) {
+  SpawnOptions options;
+  options.argv = {"/bin/sh", "-c", script};
+  Result<pid_t> pid = Spawn(options);
+  if (!pid) return -1;
+  int status = 0;
+  waitpid(*pid, &status, 0);
+  return ExitStatusOf(status);
+}
+
 TEST(SpawnTest, AChildStartsWithSignalsUnblocked) {
   sigset_t blocked;
   sigemptyset(&blocked);
   sigaddset(&blocked, SIGTERM);
   sigprocmask(SIG_BLOCK, &blocked, nullptr);
-  SpawnOptions options;
-  options.argv = {"/bin/sh", "-c", "kill -TERM $$; sleep 5"};
-  Result<pid_t> pid = Spawn(options);
+  const int status = StatusOfShell("kill -TERM $$; sleep 5");
   sigprocmask(SIG_UNBLOCK, &blocked, nullptr);
-  ASSERT_TRUE(pid);
-  int status = 0;
-  waitpid(*pid, &status, 0);
-  EXPECT_EQ(ExitStatusOf(status), 128 + SIGTERM);
+  EXPECT_EQ(status, 128 + SIGTERM);
 }
 
 // A daemon ignores SIGPIPE; a shell that starts with it ignored could never
 // take it back, so the child must start with it at its default.
 TEST(SpawnTest, AChildStartsWithIgnoredSignalsAtTheirDefault) {
-  struct sigaction ignore {
-  }, before{};
+  struct sigaction ignore = {};
+  struct sigaction before = {};
   ignore.sa_handler = SIG_IGN;
   sigaction(SIGPIPE, &ignore, &before);
-  SpawnOptions options;
-  options.argv = {"/bin/sh", "-c", "kill -PIPE $$; sleep 5"};
-  Result<pid_t> pid = Spawn(options);
+  const int status = StatusOfShell("kill -PIPE $$; sleep 5");
   sigaction(SIGPIPE, &before, nullptr);
-  ASSERT_TRUE(pid);
-  int status = 0;
-  waitpid(*pid, &status, 0);
-  EXPECT_EQ(ExitStatusOf(status), 128 + SIGPIPE);
+  EXPECT_EQ(status, 128 + SIGPIPE);
 }
 
 TEST(SpawnTest, ANewSessionIsLedByTheChild) {
