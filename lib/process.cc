@@ -158,14 +158,6 @@ int ExitStatusOf(int wait_status) {
   return WEXITSTATUS(wait_status);
 }
 
-void ResetSignals() {
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int signo = 1; signo < NSIG; ++signo)
-    if (signo != SIGKILL && signo != SIGSTOP) signal(signo, SIG_DFL);
-}
-
 void CloseDescriptorsFrom(int first) {
 #ifdef SYS_close_range
   if (syscall(SYS_close_range, static_cast<unsigned>(first), ~0U, 0U) == 0) return;

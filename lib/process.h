@@ -54,10 +54,6 @@ Result<pid_t> Spawn(const SpawnOptions& options);
 /// killed it.
 int ExitStatusOf(int wait_status);
 
-/// For a forked child of a daemon: unblock every signal and put every
-/// handler back to its default, as a fresh process has them.
-void ResetSignals();
-
 /// For a forked child that goes on without exec: closes every descriptor
 /// from `first` up, so that nothing of the parent's (sockets, channels) is
 /// kept open, or answered, by the child.
