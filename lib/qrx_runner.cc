@@ -17,10 +17,10 @@
 namespace qmin::qrx {
 namespace {
 
-// The caller serves the data vchan only once its agent hears from the broker,
-// often just after us. Where the transport has a key to watch (Xen), its
-// change wakes us; elsewhere we try again at once, then less and less often.
-// Either way the caller has 10 s.
+// The caller serves the data vchan once its agent hears from the broker,
+// most often before we try, sometimes just after. Then, where the transport
+// has a key to watch (Xen), its change wakes us; elsewhere we try again
+// soon, then less and less often. Either way the caller has 10 s.
 constexpr auto kCallerPatience = std::chrono::seconds(10);
 int RetryDelayMs(int attempt) { return attempt < 6 ? 1 << attempt : 50; }
 constexpr char kServerToken[] = "server";
@@ -92,9 +92,11 @@ class Call {
       log_.Warning("the caller never served the data channel: " + last_failure_);
       Stop(1);
     });
+    // Most often the caller serves already: try before setting anything up.
+    if (TryConnect()) return;
     if (const auto key = VchanServerKey(request_.domain, own_, request_.port))
       if (WatchServer(*key)) return;
-    Retry(0);
+    RetryLater(0);
   }
 
   // The watch fires once at once, then whenever the caller's server writes.
@@ -122,13 +124,13 @@ class Call {
     if (!TryConnect() && !refused) return;  // not yet: the next write wakes us
     loop_.Remove(watcher_->fd());
     watcher_.reset();
-    if (refused && patience_ != 0) Retry(0);
+    if (refused && patience_ != 0) RetryLater(0);
   }
 
-  void Retry(int attempt) {
-    if (TryConnect()) return;
-    loop_.AddTimer(std::chrono::milliseconds(RetryDelayMs(attempt)),
-                   [this, attempt] { Retry(attempt + 1); });
+  void RetryLater(int attempt) {
+    loop_.AddTimer(std::chrono::milliseconds(RetryDelayMs(attempt)), [this, attempt] {
+      if (!TryConnect()) RetryLater(attempt + 1);
+    });
   }
 
   bool TryConnect() {
