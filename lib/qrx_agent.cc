@@ -41,8 +41,7 @@ Status Agent::Start() {
           loop_.Add(listener_->fd(), EPOLLIN, [this](std::uint32_t) { OnClientConnect(); });
       !status)
     return status;
-  // Once here, rather than a xenstore round trip in every call.
-  if (Result<unsigned> own = OwnVchanDomain()) options_.runner.own_domain = *own;
+  LearnOwnDomain(options_.runner);
   ServeControl();
   return control_ ? Status() : SystemError("serve the control channel", EIO);
 }

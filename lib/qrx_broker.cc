@@ -58,8 +58,7 @@ Status Broker::Start() {
   policy_ = std::make_unique<PolicyStore>(loop_, log_, options_.sources);
   if (Status status = policy_->Start(); !status) return status;
   if (Status status = domains_.Start(); !status) return status;
-  // Once here, rather than a xenstore round trip in every call.
-  if (Result<unsigned> own = OwnVchanDomain()) options_.runner.own_domain = *own;
+  LearnOwnDomain(options_.runner);
   return loop_.Add(listener_->fd(), EPOLLIN, [this](std::uint32_t) { OnLocalConnect(); });
 }
 

@@ -118,13 +118,18 @@ class Call {
       log_.Warning(drained.error());
       return Stop(1);
     }
-    // xenstored may refuse the watch (a quota): then nothing would wake us.
-    const bool refused = !drained->refusals.empty();
-    if (drained->events.empty() && !refused) return;
-    if (!TryConnect() && !refused) return;  // not yet: the next write wakes us
+    if (!drained->refusals.empty()) {
+      // xenstored refused the watch (a quota): nothing would wake us.
+      StopWatching();
+      return RetryLater(0);
+    }
+    if (drained->events.empty() || !TryConnect()) return;  // the next write wakes us
+    StopWatching();
+  }
+
+  void StopWatching() {
     loop_.Remove(watcher_->fd());
     watcher_.reset();
-    if (refused && patience_ != 0) RetryLater(0);
   }
 
   void RetryLater(int attempt) {
@@ -277,6 +282,10 @@ class Call {
 }
 
 }  // namespace
+
+void LearnOwnDomain(RunnerConfig& config) {
+  if (Result<unsigned> own = OwnVchanDomain()) config.own_domain = *own;
+}
 
 Result<pid_t> StartCall(const CallRequest& request, const RunnerConfig& config, Log& log) {
   const pid_t pid = fork();

@@ -36,6 +36,11 @@ struct RunnerConfig {
   std::optional<unsigned> own_domain;
 };
 
+/// Looks our domain up once for all the calls to come, where each call
+/// would otherwise pay a xenstore round trip for it; on failure each call
+/// looks it up itself.
+void LearnOwnDomain(RunnerConfig& config);
+
 /// Forks the call's process and returns its pid at once. The owner reaps it
 /// (SIGCHLD) and only then frees the call's port.
 Result<pid_t> StartCall(const CallRequest& request, const RunnerConfig& config, Log& log);
