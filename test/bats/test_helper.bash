@@ -166,7 +166,10 @@ qrx_agent() {
 }
 
 # qrx_broker: starts the broker; waits until every domain's agent is connected.
+# A restarted broker starts a fresh log, so that the wait sees its own lines,
+# not the last run's.
 qrx_broker() {
+	if [ -e "$QRX/broker.log" ]; then mv "$QRX/broker.log" "$QRX/broker.log.previous"; fi
 	VCHAN_DOMAIN=0 "$QMIN_SIM_BIN/qrx-broker" -d -v --vm-dir "$QRX/xvm" --policy-dir "$QRX/policy" \
 		--socket "$QRX/broker.sock" --rpc-dir "$QRX/rpc.dom0" --xvm-start "$QRX/xvm-start" "$@" \
 		2>>"$QRX/broker.log" 3>&- &
