@@ -158,6 +158,12 @@ int ExitStatusOf(int wait_status) {
   return WEXITSTATUS(wait_status);
 }
 
+void UnblockSignals() {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
 void CloseDescriptorsFrom(int first) {
 #ifdef SYS_close_range
   if (syscall(SYS_close_range, static_cast<unsigned>(first), ~0U, 0U) == 0) return;

@@ -54,6 +54,12 @@ Result<pid_t> Spawn(const SpawnOptions& options);
 /// killed it.
 int ExitStatusOf(int wait_status);
 
+/// For a forked child of a daemon that goes on without exec: unblocks every
+/// signal, in one call. Handlers stay as the daemon left them (a daemon here
+/// handles signals through a signalfd and only ignores SIGPIPE); a program
+/// it then starts gets a fresh signal state from Spawn.
+void UnblockSignals();
+
 /// For a forked child that goes on without exec: closes every descriptor
 /// from `first` up, so that nothing of the parent's (sockets, channels) is
 /// kept open, or answered, by the child.

@@ -77,6 +77,18 @@ TEST(SpawnTest, AChildStartsWithIgnoredSignalsAtTheirDefault) {
   EXPECT_EQ(status, 128 + SIGPIPE);
 }
 
+TEST(SignalsTest, UnblockSignalsLeavesNothingBlocked) {
+  sigset_t blocked, now;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGUSR2);
+  sigaddset(&blocked, SIGTERM);
+  sigprocmask(SIG_BLOCK, &blocked, nullptr);
+  UnblockSignals();
+  sigprocmask(SIG_SETMASK, nullptr, &now);
+  EXPECT_FALSE(sigismember(&now, SIGUSR2));
+  EXPECT_FALSE(sigismember(&now, SIGTERM));
+}
+
 TEST(SpawnTest, ANewSessionIsLedByTheChild) {
   int out[2];
   ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);

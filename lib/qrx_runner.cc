@@ -268,13 +268,9 @@ class Call {
   // its own, and a peer must see them close when the daemon closes them.
   log.AfterFork();
   CloseDescriptorsFrom(3);
-  // The daemon handles signals through its signalfd and ignores SIGPIPE,
-  // as this process does too: only its mask is undone here, in one call
-  // rather than a sigaction per signal, each a trip through Xen on a PV
-  // guest. The service gets a fresh signal state from Spawn.
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Only the mask: a sigaction per signal would be a trip through Xen each
+  // on a PV guest, and this process ignores SIGPIPE as the daemon does.
+  UnblockSignals();
   Result<EventLoop> loop = EventLoop::Create();
   if (!loop) _exit(1);
   Call call(*loop, request, config, log);
