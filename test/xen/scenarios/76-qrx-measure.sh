@@ -34,18 +34,18 @@ each_ms() {
 }
 SCRIPT
 )"
-call_sum=0 exec_sum=0 round=0
+# mean NUMBER...: their mean, to a tenth.
+mean() { echo "$@" | awk '{ for (i = 1; i <= NF; i++) s += $i; printf "%.1f", s / NF }'; }
+call_batches="" exec_batches="" round=0
 while [ "$round" -lt "$rounds" ]; do
-	batch=$(printf '%s\n%s\n' "$timer" 'each_ms 0 qrx-call personal test.Null' | in_vm work) ||
-		qrx_fail "calls from work failed"
-	call_sum=$(awk -v a="$call_sum" -v b="$batch" 'BEGIN { print a + b }')
-	batch=$(printf '%s\n%s\n' "$timer" 'each_ms 0 /etc/qubes-rpc/test.Null' | in_vm personal) ||
-		qrx_fail "execs in personal failed"
-	exec_sum=$(awk -v a="$exec_sum" -v b="$batch" 'BEGIN { print a + b }')
+	call_batches="$call_batches $(printf '%s\n%s\n' "$timer" 'each_ms 0 qrx-call personal test.Null' |
+		in_vm work)" || qrx_fail "calls from work failed"
+	exec_batches="$exec_batches $(printf '%s\n%s\n' "$timer" 'each_ms 0 /etc/qubes-rpc/test.Null' |
+		in_vm personal)" || qrx_fail "execs in personal failed"
 	round=$((round + 1))
 done
-call_ms=$(awk -v s="$call_sum" -v n="$rounds" 'BEGIN { printf "%.1f", s / n }')
-exec_ms=$(awk -v s="$exec_sum" -v n="$rounds" 'BEGIN { printf "%.1f", s / n }')
+# shellcheck disable=SC2086 # one number per batch
+call_ms=$(mean $call_batches) exec_ms=$(mean $exec_batches)
 measure "latency: qrx call work -> personal $call_ms ms, exec of the handler in personal $exec_ms ms," \
 	"ratio $(awk -v a="$call_ms" -v b="$exec_ms" 'BEGIN { printf "%.1f", a / b }')," \
 	"$((rounds * calls)) of each in $rounds alternating batches"
