@@ -125,11 +125,21 @@ Result<LocalEnds> LocalEndsFor(const CallOptions& options) {
   return ends;
 }
 
+// The data ring, served for the service's side: the size asked for, or by
+// default a roomy one, and Qubes' size when the grant budget is spent.
+Result<std::unique_ptr<Vchan>> ServeDataRing(const CallOptions& options, const ExecParams& answer) {
+  if (options.buffer_size)
+    return ServeVchan(answer.connect_domain, answer.connect_port, *options.buffer_size);
+  Result<std::unique_ptr<Vchan>> roomy =
+      ServeVchan(answer.connect_domain, answer.connect_port, kRoomyRing);
+  if (roomy) return roomy;
+  return ServeVchan(answer.connect_domain, answer.connect_port, kQubesRing);
+}
+
 // The data phase, on a loop of its own; SIGUSR1 from the local program
 // switches its output to the socket it reads from, as in Qubes.
 Result<int> RunDataPhase(const CallOptions& options, const ExecParams& answer, LocalEnds ends) {
-  Result<std::unique_ptr<Vchan>> vchan =
-      ServeVchan(answer.connect_domain, answer.connect_port, options.buffer_size);
+  Result<std::unique_ptr<Vchan>> vchan = ServeDataRing(options, answer);
   if (!vchan) return vchan.error();
   Result<EventLoop> loop = EventLoop::Create();
   if (!loop) return loop.error();

@@ -1,8 +1,8 @@
 # shellcheck shell=sh
 # Calls through qrx between real domains: VM -> VM with data both ways,
 # stderr and the exit code; a denied call; VM -> dom0; dom0 -> VM; 100 MB
-# intact between the two domUs. Calls from inside a VM are started there
-# through in_vm (dom0 -> VM qmin.Run).
+# intact between the two domUs; a call on a tight grant budget. Calls from
+# inside a VM are started there through in_vm (dom0 -> VM qmin.Run).
 # timeout: 300
 . /qmin/lib.sh
 out=$(in_vm work <<'SCRIPT'
@@ -52,3 +52,17 @@ sent=${out% *} received=${out#* }
 if [ -z "$sent" ] || [ "$sent" != "$received" ] || [ "$sent" = d41d8cd98f00b204e9800998ecf8427e ]; then
 	qrx_fail "100 MB: personal sent MD5 $sent, work received $received"
 fi
+
+# A caller asks for a 256 KiB ring each way (129 granted pages); where its
+# gntalloc budget has no room for that, the call goes on with Qubes' 64 KiB
+# (33 pages). The budget is the module's limit, lowered here for one call.
+out=$(in_vm work <<'SCRIPT'
+limit=/sys/module/xen_gntalloc/parameters/limit
+old=$(cat "$limit") && echo 100 >"$limit" || exit 1
+echo tight | qrx-call personal test.Echo+budget 2>/dev/null
+echo "exit=$?"
+echo "$old" >"$limit"
+SCRIPT
+) || qrx_fail "the call under a tight grant budget could not run"
+expected=$(printf '%s\n' "from=work arg=budget" tight exit=7)
+[ "$out" = "$expected" ] || qrx_fail "work -> personal with 100 grantable pages: '$out'"
