@@ -3,8 +3,9 @@
 // bare copy loop that qrx's throughput is measured against.
 //   vchan-probe server PEER PORT MESSAGE   send MESSAGE, print the reply
 //   vchan-probe client PEER PORT           print the message, reply "echo:MESSAGE"
-//   vchan-probe send PEER PORT BYTES       serve, send BYTES zero bytes, wait for the
-//                                          peer to close; print "BYTES bytes in S s"
+//   vchan-probe send PEER PORT BYTES [RING]  serve a RING-byte ring (65536), send BYTES
+//                                          zero bytes, wait for the peer to close;
+//                                          print "BYTES bytes in S s"
 //   vchan-probe receive PEER PORT BYTES    connect, read BYTES bytes, close
 // Waits with poll() and Wait(), as qrx must: never spinning.
 #include <poll.h>
@@ -100,7 +101,7 @@ bool ReceiveBytes(qmin::Vchan& channel, std::uint64_t total, Clock::time_point d
 int Usage() {
   std::fputs(
       "usage: vchan-probe server PEER PORT MESSAGE | client PEER PORT |"
-      " send PEER PORT BYTES | receive PEER PORT BYTES\n",
+      " send PEER PORT BYTES [RING] | receive PEER PORT BYTES\n",
       stderr);
   return 100;
 }
@@ -114,15 +115,17 @@ int main(int argc, char** argv) {
   const auto port = qmin::ParseUnsigned(argv[3], 65535);
   const bool bulk = mode == "send" || mode == "receive";
   const std::uint64_t bytes =
-      bulk && argc == 5 ? qmin::ParseUnsigned(argv[4], 1ULL << 40).value_or(0) : 0;
+      bulk && argc >= 5 ? qmin::ParseUnsigned(argv[4], 1ULL << 40).value_or(0) : 0;
+  const std::uint64_t ring =
+      mode == "send" && argc == 6 ? qmin::ParseUnsigned(argv[5], 1 << 24).value_or(0) : 65536;
   if (!peer || !port || (mode == "server" && argc != 5) || (mode == "client" && argc != 4) ||
-      (bulk && bytes == 0))
+      (bulk && bytes == 0) || argc > (mode == "send" ? 6 : 5) || ring < 1024)
     return Usage();
   const auto deadline = Clock::now() + kPatience;
   qmin::Result<std::unique_ptr<qmin::Vchan>> channel = qmin::InvalidError("open", "not yet");
   if (mode == "server" || mode == "send") {
     channel = qmin::ServeVchan(static_cast<unsigned>(*peer), static_cast<unsigned>(*port),
-                               mode == "send" ? 65536 : 4096);
+                               mode == "send" ? ring : 4096);
   } else {
     // The server may not be there yet: try again until it is.
     while (!(channel =
