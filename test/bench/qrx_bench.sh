@@ -81,3 +81,12 @@ wait "${callers[@]}"
 direct=$(us "$start")
 printf 'qrx 100 concurrent calls: %.0f ms, 100 direct execs %.0f ms (%sx), %d failed\n' \
 	"$(ratio "$qrx" 1000)" "$(ratio "$direct" 1000)" "$(ratio "$qrx" "$direct")" "$failed"
+
+# Size is speed too: qrx-call starts once per call, and dom0 runs from RAM.
+largest=0 name=""
+for bin in "$top"/build/bin/*; do
+	size=$(strip -o "$work/stripped" "$bin" && stat -c %s "$work/stripped")
+	[ "$size" -gt "$largest" ] && largest=$size name=$(basename "$bin")
+done
+printf 'largest static binary: %s, %d bytes stripped (%sx of 1 MiB)\n' \
+	"$name" "$largest" "$(awk -v a="$largest" 'BEGIN { printf "%.2f", a / 1048576 }')"
