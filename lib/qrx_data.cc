@@ -51,7 +51,7 @@ Status DataLink::Start() {
     return status;
   const std::vector<std::uint8_t> hello = EncodeHello(kProtocolVersion);
   hello_unsent_ = hello.size();
-  to_vchan_ = hello;
+  to_vchan_.assign(hello.begin(), hello.end());
   for (const auto& [type, bytes] : prefix_) {
     const std::vector<std::uint8_t> message = EncodeData(static_cast<MsgType>(type), bytes);
     to_vchan_.insert(to_vchan_.end(), message.begin(), message.end());

@@ -134,9 +134,9 @@ class DataLink {
   Done done_;
   std::function<void()> outputs_ended_;
   std::vector<std::pair<std::uint32_t, std::vector<std::uint8_t>>> prefix_;
-  std::vector<std::uint8_t> to_vchan_;  ///< framed, waiting for ring space
-  std::size_t hello_unsent_ = 0;        ///< bytes of our HELLO still in to_vchan_
-  FrameReader from_vchan_;              ///< read from the ring, not yet taken
+  RingBytes to_vchan_;            ///< framed, waiting for ring space
+  std::size_t hello_unsent_ = 0;  ///< bytes of our HELLO still in to_vchan_
+  FrameReader from_vchan_;        ///< read from the ring, not yet taken
   std::chrono::milliseconds hello_deadline_{60000};
   EventLoop::TimerId hello_timer_ = 0;
   bool hello_received_ = false;
