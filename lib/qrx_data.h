@@ -86,6 +86,7 @@ class DataLink {
     bool watched = false;
     bool pollable = true;  ///< epoll refuses regular files and /dev/null: those are always ready
     bool scheduled = false;
+    bool ready = false;  ///< edge-triggered (outgoing): data may be waiting
   };
   struct Out {
     Outgoing stream;
@@ -118,6 +119,8 @@ class DataLink {
   void CloseIncoming(std::size_t index);
   bool CarriesOutgoing(int fd) const;
   void CloseAll();
+  /// Keeps outgoing stream `index` in epoll and reads it when `room`.
+  void ArmOutgoing(std::size_t index, bool room);
   /// Waits for `events` on `fd` while `want`, calling `step` when ready.
   void Arm(int fd, Arming& arming, bool want, std::uint32_t events,
            const std::function<void()>& step);
