@@ -136,6 +136,15 @@ Result<std::unique_ptr<Vchan>> ServeDataRing(const CallOptions& options, const E
   return ServeVchan(answer.connect_domain, answer.connect_port, kQubesRing);
 }
 
+// A pipe into qrx-call holds 1 MiB instead of 64 KiB: its writer and
+// qrx-call then take turns a sixteenth as often, and in a Xen PV guest each
+// turn is a switch of address space through the hypervisor. The same on
+// stdout bought nothing measurable; anything that is not a pipe is left be.
+void DeepenInputPipe(int fd) {
+  constexpr int kDeepPipe = 1 << 20;
+  if (fd >= 0) fcntl(fd, F_SETPIPE_SZ, kDeepPipe);
+}
+
 // The data phase, on a loop of its own; SIGUSR1 from the local program
 // switches its output to the socket it reads from, as in Qubes.
 Result<int> RunDataPhase(const CallOptions& options, const ExecParams& answer, LocalEnds ends) {
@@ -144,6 +153,7 @@ Result<int> RunDataPhase(const CallOptions& options, const ExecParams& answer, L
   Result<EventLoop> loop = EventLoop::Create();
   if (!loop) return loop.error();
   const NonBlockingFds nonblocking(ends.shared);
+  DeepenInputPipe(ends.shared[0]);
   Result<int> remote = 0;
   DataLink link(*loop, std::move(*vchan), DataLink::Side::kCaller, std::move(ends.outgoing),
                 std::move(ends.incoming), [&](Result<int> status) {
