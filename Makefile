@@ -20,7 +20,7 @@ SBIN_TOOLS := mkxendev nic-handoff qrx-agent qrx-broker xvm-start
 LIB_SRCS  := lib/cli.cc lib/device_nodes.cc lib/error.cc lib/event_loop.cc \
              lib/files.cc lib/ipaddr.cc lib/log.cc lib/misc_devices.cc lib/mkxendev.cc lib/mounts.cc \
              lib/netlink.cc lib/netlink_config.cc lib/nic_handoff.cc lib/nic_host.cc lib/nic_record.cc lib/nic_steps.cc lib/policy.cc lib/policy_eval.cc lib/policy_rule.cc lib/policy_store.cc lib/process.cc \
-             lib/qrx_agent.cc lib/qrx_ask.cc lib/qrx_broker.cc lib/qrx_call.cc lib/qrx_channel.cc lib/qrx_data.cc \
+             lib/qrx_agent.cc lib/qrx_ask.cc lib/qrx_broker.cc lib/qrx_call.cc lib/qrx_channel.cc lib/qrx_data.cc lib/qrx_data_ends.cc \
              lib/qrx_domains.cc lib/qrx_proto.cc lib/qrx_runner.cc lib/qrx_service.cc lib/rate_limit.cc lib/sysfs.cc \
              lib/text.cc lib/unix_socket.cc lib/vif_route.cc lib/vm_facts.cc lib/xen_host.cc lib/xenstore.cc \
              lib/xenstore_watcher.cc lib/xl_jobs.cc lib/xlcfg.cc lib/xvm_graph.cc lib/xvm_run.cc lib/xvm_start.cc \
