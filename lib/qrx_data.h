@@ -124,6 +124,8 @@ class DataLink {
   /// Waits for `events` on `fd` while `want`, calling `step` when ready.
   void Arm(int fd, Arming& arming, bool want, std::uint32_t events,
            const std::function<void()>& step);
+  /// Takes `fd` out of epoll if it is there.
+  void Unwatch(int fd, Arming& arming);
   /// Runs `step` from the loop soon, unless this link is gone by then.
   void Later(std::function<void()> step);
 

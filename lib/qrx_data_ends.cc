@@ -75,17 +75,20 @@ void DataLink::Arm(int fd, Arming& arming, bool want, std::uint32_t events,
   if (want && !arming.pollable && !arming.scheduled) {
     arming.scheduled = true;
     Later(step);
-  } else if (!want && arming.watched) {
-    loop_.Remove(fd);
-    arming.watched = false;
+  } else if (!want) {
+    Unwatch(fd, arming);
   }
+}
+
+void DataLink::Unwatch(int fd, Arming& arming) {
+  if (arming.watched) loop_.Remove(fd);
+  arming.watched = false;
 }
 
 void DataLink::CloseOutgoing(std::size_t index) {
   Out& out = out_[index];
   if (!out.open) return;
-  if (out.arming.watched) loop_.Remove(out.stream.fd);
-  out.arming.watched = false;
+  Unwatch(out.stream.fd, out.arming);
   out.open = false;
 }
 
@@ -98,8 +101,7 @@ void DataLink::CloseOutgoing(std::size_t index) {
 void DataLink::CloseIncoming(std::size_t index) {
   In& in = in_[index];
   if (!in.open) return;
-  if (in.arming.watched) loop_.Remove(in.stream.fd);
-  in.arming.watched = false;
+  Unwatch(in.stream.fd, in.arming);
   in.open = false;
   const int fd = in.stream.fd;
   if (fd < 0) return;
