@@ -124,6 +124,10 @@ class DataLink {
   /// Waits for `events` on `fd` while `want`, calling `step` when ready.
   void Arm(int fd, Arming& arming, bool want, std::uint32_t events,
            const std::function<void()>& step);
+  /// Puts `fd` in epoll, calling `on_event` on its events, unless epoll
+  /// refused it before; one that epoll refuses (EPERM: a regular file,
+  /// /dev/null) is marked never pollable. True when it is watched now.
+  bool Watch(int fd, Arming& arming, std::uint32_t events, const std::function<void()>& on_event);
   /// Takes `fd` out of epoll if it is there.
   void Unwatch(int fd, Arming& arming);
   /// Runs `step` from the loop soon, unless this link is gone by then.

@@ -47,14 +47,13 @@ void DataLink::ArmOutgoing(std::size_t index, bool room) {
   Out& out = out_[index];
   Arming& arming = out.arming;
   if (!out.open) return;
-  if (arming.pollable && !arming.watched) {
-    Status added = loop_.Add(out.stream.fd, EPOLLIN | EPOLLET, [this, index](std::uint32_t) {
+  if (!arming.watched) {
+    const auto on_data = [this, index] {
       out_[index].arming.ready = true;
       OnLocal(index);
-    });
-    arming.watched = static_cast<bool>(added);
-    arming.pollable = added || added.error().errnum != EPERM;
-    arming.ready = true;  // until a read says otherwise: one EAGAIN at most
+    };
+    // Until a read says otherwise: one EAGAIN at most.
+    if (Watch(out.stream.fd, arming, EPOLLIN | EPOLLET, on_data)) arming.ready = true;
   }
   if (room && (arming.ready || !arming.pollable) && !arming.scheduled) {
     arming.scheduled = true;
@@ -67,17 +66,22 @@ void DataLink::ArmOutgoing(std::size_t index, bool room) {
 
 void DataLink::Arm(int fd, Arming& arming, bool want, std::uint32_t events,
                    const std::function<void()>& step) {
-  if (want && arming.pollable && !arming.watched) {
-    Status added = loop_.Add(fd, events, [step](std::uint32_t) { step(); });
-    arming.watched = static_cast<bool>(added);
-    arming.pollable = added || added.error().errnum != EPERM;
-  }
+  if (want && !arming.watched) Watch(fd, arming, events, step);
   if (want && !arming.pollable && !arming.scheduled) {
     arming.scheduled = true;
     Later(step);
   } else if (!want) {
     Unwatch(fd, arming);
   }
+}
+
+bool DataLink::Watch(int fd, Arming& arming, std::uint32_t events,
+                     const std::function<void()>& on_event) {
+  if (!arming.pollable) return false;
+  Status added = loop_.Add(fd, events, [on_event](std::uint32_t) { on_event(); });
+  arming.watched = static_cast<bool>(added);
+  arming.pollable = added || added.error().errnum != EPERM;
+  return arming.watched;
 }
 
 void DataLink::Unwatch(int fd, Arming& arming) {
