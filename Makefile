@@ -17,19 +17,36 @@ TOOLS     := mkxendev nic-handoff qrx-agent qrx-broker qrx-call vif-route xvm-st
 SBIN_TOOLS := mkxendev nic-handoff qrx-agent qrx-broker xvm-start
 # vif-route is a hotplug script: it goes to /etc/xen/scripts, where xl looks.
 
+# lib/: only what several tools share, in the layers of lib/LAYERS.
 LIB_SRCS  := lib/cli.cc lib/device_nodes.cc lib/error.cc lib/event_loop.cc \
-             lib/files.cc lib/ipaddr.cc lib/log.cc lib/misc_devices.cc lib/mkxendev.cc lib/mounts.cc \
-             lib/netlink.cc lib/netlink_config.cc lib/nic_handoff.cc lib/nic_host.cc lib/nic_record.cc lib/nic_steps.cc lib/policy.cc lib/policy_eval.cc lib/policy_rule.cc lib/policy_store.cc lib/process.cc \
-             lib/qrx_agent.cc lib/qrx_ask.cc lib/qrx_broker.cc lib/qrx_call.cc lib/qrx_channel.cc lib/qrx_data.cc lib/qrx_data_ends.cc \
-             lib/qrx_domains.cc lib/qrx_proto.cc lib/qrx_runner.cc lib/qrx_service.cc lib/rate_limit.cc lib/sysfs.cc \
-             lib/text.cc lib/unix_socket.cc lib/vif_route.cc lib/vm_facts.cc lib/xen_host.cc lib/xenstore.cc \
-             lib/xenstore_watcher.cc lib/xl_jobs.cc lib/xlcfg.cc lib/xvm_graph.cc lib/xvm_run.cc lib/xvm_start.cc \
-             lib/xvm_starter.cc lib/xvm_stopper.cc
+             lib/files.cc lib/ipaddr.cc lib/log.cc lib/misc_devices.cc lib/mounts.cc \
+             lib/netlink.cc lib/netlink_config.cc lib/policy.cc lib/policy_eval.cc lib/policy_rule.cc \
+             lib/policy_store.cc lib/process.cc lib/qrx_channel.cc lib/qrx_data.cc lib/qrx_data_ends.cc \
+             lib/qrx_proto.cc lib/qrx_service.cc lib/rate_limit.cc lib/sysfs.cc lib/text.cc \
+             lib/unix_socket.cc lib/vm_facts.cc lib/xen_host.cc lib/xenstore.cc \
+             lib/xenstore_watcher.cc lib/xl_jobs.cc lib/xlcfg.cc
+# Each tool's own code lives beside its main in cmd/TOOL/; the three qrx tools
+# share their engine in cmd/qrx/. A tool's sources see lib/ and their own
+# folder only, so one tool's code cannot include another's.
+QRX_SRCS  := cmd/qrx/qrx_agent.cc cmd/qrx/qrx_ask.cc cmd/qrx/qrx_broker.cc cmd/qrx/qrx_call.cc \
+             cmd/qrx/qrx_domains.cc cmd/qrx/qrx_runner.cc
+mkxendev_SRCS    := cmd/mkxendev/mkxendev.cc
+vif-route_SRCS   := cmd/vif-route/vif_route.cc
+nic-handoff_SRCS := cmd/nic-handoff/nic_handoff.cc cmd/nic-handoff/nic_host.cc \
+                    cmd/nic-handoff/nic_record.cc cmd/nic-handoff/nic_steps.cc
+xvm-start_SRCS   := cmd/xvm-start/xvm_graph.cc cmd/xvm-start/xvm_run.cc cmd/xvm-start/xvm_start.cc \
+                    cmd/xvm-start/xvm_starter.cc cmd/xvm-start/xvm_stopper.cc
+qrx-agent_SRCS   := $(QRX_SRCS)
+qrx-broker_SRCS  := $(QRX_SRCS)
+qrx-call_SRCS    := $(QRX_SRCS)
+ENGINE_SRCS := $(sort $(foreach tool,$(TOOLS),$($(tool)_SRCS)))
 TEST_SRCS := lib/cli_test.cc lib/device_nodes_test.cc lib/error_test.cc lib/event_loop_test.cc \
              lib/files_test.cc lib/ipaddr_test.cc lib/log_test.cc lib/misc_devices_test.cc \
-             lib/mkxendev_test.cc lib/mounts_test.cc lib/nic_handoff_test.cc lib/policy_eval_test.cc lib/policy_test.cc lib/process_test.cc \
-             lib/qrx_data_test.cc lib/qrx_proto_test.cc lib/qrx_service_test.cc lib/rate_limit_test.cc lib/text_test.cc lib/vchan_socket_test.cc lib/vm_facts_test.cc \
-             lib/xenstore_test.cc test/fakes/xenstore_tree_test.cc cmd/slim_runtime_test.cc
+             lib/mounts_test.cc lib/policy_eval_test.cc lib/policy_test.cc lib/process_test.cc \
+             lib/qrx_data_test.cc lib/qrx_proto_test.cc lib/qrx_service_test.cc lib/rate_limit_test.cc \
+             lib/text_test.cc lib/vchan_socket_test.cc lib/vm_facts_test.cc lib/xenstore_test.cc \
+             cmd/mkxendev/mkxendev_test.cc cmd/nic-handoff/nic_handoff_test.cc \
+             test/fakes/xenstore_tree_test.cc $(SLIM_RUNTIME_SRCS:%.cc=%_test.cc)
 FAKE_TOOLS := xenstored-fake xsctl socket-service qrx-hostile qrx-dom0 stdin-socket
 FAKE_LIB_SRCS := test/fakes/xenstore_tree.cc test/fakes/xenstore_wire.cc
 
@@ -53,14 +70,23 @@ CPPFLAGS  := -iquote lib -DQMIN_VERSION='"$(VERSION)"' -MMD -MP
 # tables. Tests keep them (GoogleTest is built with them), and so does the
 # terminate handler that reports the standard library's own.
 NO_EXCEPTIONS := -fno-exceptions -fno-asynchronous-unwind-tables
-$(OUT)/obj/cmd/slim_runtime.o $(OUT)/obj/%_test.o $(OUT)/obj/test/%.o: NO_EXCEPTIONS :=
+$(OUT)/obj/toolchain/slim_runtime.o $(OUT)/obj/%_test.o $(OUT)/obj/test/%.o: NO_EXCEPTIONS :=
 ALLFLAGS  = -std=c++20 $(MODE_FLAGS) $(WARNINGS) $(HARDENING) $(NO_EXCEPTIONS) -ffunction-sections -fdata-sections $(CXXFLAGS)
 LDFLAGS   := $(LINK_MODE) -Wl,--gc-sections -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 # Static archives only contribute what a binary uses, so one list serves all.
 LDLIBS    := -lxenvchan -lxenstore -lxengnttab -lxenevtchn -lxentoollog -lxentoolcore
-# Each tool links cmd/slim_runtime.o, which answers two C library calls made
-# by Xen's archives in a few hundred bytes instead of glibc's 120 KB.
+# The C library's part of the build. With glibc, each tool links
+# toolchain/slim_runtime.o, which answers two C library calls made by Xen's
+# archives in a few hundred bytes instead of glibc's 120 KB.
+LIBC      ?= glibc
+ifeq ($(LIBC),glibc)
+SLIM_RUNTIME_SRCS := toolchain/slim_runtime.cc
 SLIM_RUNTIME_LINK := -Wl,--wrap=__isoc99_sscanf -Wl,--wrap=__assert_fail
+else
+SLIM_RUNTIME_SRCS :=
+SLIM_RUNTIME_LINK :=
+endif
+SLIM_RUNTIME_OBJS = $(SLIM_RUNTIME_SRCS:%.cc=$(OBJ)/%.o)
 
 OBJ       := $(OUT)/obj
 LIB_A     := $(OUT)/libqmin.a
@@ -83,13 +109,18 @@ $(LIB_A): $(LIB_SRCS:%.cc=$(OBJ)/%.o)
 	rm -f $@ && ar rcs $@ $^
 
 # The production and the simulation build differ in one object: the vchan transport.
-$(OUT)/bin/%: $(OBJ)/cmd/%/main.o $(OBJ)/cmd/slim_runtime.o $(OBJ)/lib/vchan_xen.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(CXX) $(ALLFLAGS) $(LDFLAGS) $(SLIM_RUNTIME_LINK) -o $@ $^ $(LDLIBS)
-
-$(OUT)/sim/bin/%: $(OBJ)/cmd/%/main.o $(OBJ)/cmd/slim_runtime.o $(OBJ)/lib/vchan_socket.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(CXX) $(ALLFLAGS) $(LDFLAGS) $(SLIM_RUNTIME_LINK) -o $@ $^ $(LDLIBS)
+objects_of = $(patsubst %.cc,$(OBJ)/%.o,$(1))
+define tool_rules
+$(OUT)/bin/$(1): $(OBJ)/cmd/$(1)/main.o $(call objects_of,$($(1)_SRCS)) $(SLIM_RUNTIME_OBJS) $(OBJ)/lib/vchan_xen.o $(LIB_A)
+	@mkdir -p $$(dir $$@)
+	$$(CXX) $$(ALLFLAGS) $$(LDFLAGS) $$(SLIM_RUNTIME_LINK) -o $$@ $$^ $$(LDLIBS)
+$(OUT)/sim/bin/$(1): $(OBJ)/cmd/$(1)/main.o $(call objects_of,$($(1)_SRCS)) $(SLIM_RUNTIME_OBJS) $(OBJ)/lib/vchan_socket.o $(LIB_A)
+	@mkdir -p $$(dir $$@)
+	$$(CXX) $$(ALLFLAGS) $$(LDFLAGS) $$(SLIM_RUNTIME_LINK) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach tool,$(TOOLS),$(eval $(call tool_rules,$(tool))))
+# The qrx mains see the qrx engine's folder as well.
+$(OBJ)/cmd/qrx-%/main.o: CPPFLAGS += -iquote cmd/qrx
 
 $(OUT)/test/%: $(OBJ)/test/fakes/%.o $(FAKE_LIB_SRCS:%.cc=$(OBJ)/%.o) $(OBJ)/lib/vchan_socket.o $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -107,7 +138,8 @@ $(OUT)/test/xen/qrx-hostile: $(OBJ)/test/fakes/qrx-hostile.o $(OBJ)/lib/vchan_xe
 
 # Unit tests link dynamically: Debian's gtest is built for that.
 # Unit tests exercise the socket transport; the Xen one needs Xen (make xen-check).
-$(UNIT_TEST): $(TEST_SRCS:%.cc=$(OBJ)/%.o) $(FAKE_LIB_SRCS:%.cc=$(OBJ)/%.o) $(OBJ)/cmd/slim_runtime.o $(OBJ)/lib/vchan_socket.o $(LIB_A)
+$(UNIT_TEST): $(TEST_SRCS:%.cc=$(OBJ)/%.o) $(FAKE_LIB_SRCS:%.cc=$(OBJ)/%.o) $(call objects_of,$(ENGINE_SRCS)) \
+             $(SLIM_RUNTIME_OBJS) $(OBJ)/lib/vchan_socket.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CXX) $(ALLFLAGS) $(filter-out -static,$(LDFLAGS)) $(SLIM_RUNTIME_LINK) -o $@ $^ -lgtest -lgtest_main -pthread \
 	  -Wl,-Bstatic $(LDLIBS) -Wl,-Bdynamic

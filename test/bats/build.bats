@@ -24,7 +24,7 @@ load test_helper
 @test "every production binary is under 1 MiB stripped, scanf and wide printf left out" {
 	# An empty static C program is 0.65 MiB of glibc here. Xen's archives
 	# would add glibc's scanf engine and wide-character printf (~0.15 MiB);
-	# cmd/slim_runtime.cc answers those calls instead (issue 17).
+	# toolchain/slim_runtime.cc answers those calls instead (issue 17).
 	local bin size
 	for bin in "$QMIN_BIN"/*; do
 		strip -o "$BATS_TEST_TMPDIR/stripped" "$bin"

@@ -1,8 +1,8 @@
 // The two runs of xvm-start on an event loop: Starter brings VMs up in
 // dependency order, Stopper takes them down the other way round. Both run
 // xl through XlJobs and follow domains through xenstore watches.
-#ifndef QMIN_LIB_XVM_RUN_H_
-#define QMIN_LIB_XVM_RUN_H_
+#ifndef QMIN_CMD_XVM_RUN_H_
+#define QMIN_CMD_XVM_RUN_H_
 
 #include <map>
 #include <memory>
@@ -118,4 +118,4 @@ class Stopper : public XvmRun {
 
 }  // namespace qmin
 
-#endif  // QMIN_LIB_XVM_RUN_H_
+#endif  // QMIN_CMD_XVM_RUN_H_

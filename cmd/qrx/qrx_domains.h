@@ -4,8 +4,8 @@
 // when the agent serves (watching the key libxenvchan writes last, never
 // polling on Xen), reconnects with a growing pause, and forgets domains that
 // are gone. The broker routes calls; this only keeps the table.
-#ifndef QMIN_LIB_QRX_DOMAINS_H_
-#define QMIN_LIB_QRX_DOMAINS_H_
+#ifndef QMIN_CMD_QRX_DOMAINS_H_
+#define QMIN_CMD_QRX_DOMAINS_H_
 
 #include <functional>
 #include <map>
@@ -66,4 +66,4 @@ class DomainTable {
 
 }  // namespace qmin::qrx
 
-#endif  // QMIN_LIB_QRX_DOMAINS_H_
+#endif  // QMIN_CMD_QRX_DOMAINS_H_

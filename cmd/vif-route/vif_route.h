@@ -3,8 +3,8 @@
 // strict reverse-path filtering on its vif, records what it did, and writes
 // hotplug-status=connected last; any failure undoes every step and reports
 // hotplug-error. `offline` removes what `online` added and never fails.
-#ifndef QMIN_LIB_VIF_ROUTE_H_
-#define QMIN_LIB_VIF_ROUTE_H_
+#ifndef QMIN_CMD_VIF_ROUTE_H_
+#define QMIN_CMD_VIF_ROUTE_H_
 
 #include <string>
 #include <vector>
@@ -44,4 +44,4 @@ Result<std::vector<std::string>> RunVifRoute(const VifRouteOptions& options, Log
 
 }  // namespace qmin
 
-#endif  // QMIN_LIB_VIF_ROUTE_H_
+#endif  // QMIN_CMD_VIF_ROUTE_H_

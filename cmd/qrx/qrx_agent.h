@@ -2,8 +2,8 @@
 // vchan (port 512) to the broker in dom0, takes calls from qrx-call (or
 // Qubes' qrexec-client-vm) on a local socket and forwards them, and runs
 // what the broker asks for, each call in a process of its own (qrx_runner).
-#ifndef QMIN_LIB_QRX_AGENT_H_
-#define QMIN_LIB_QRX_AGENT_H_
+#ifndef QMIN_CMD_QRX_AGENT_H_
+#define QMIN_CMD_QRX_AGENT_H_
 
 #include <sys/types.h>
 
@@ -67,4 +67,4 @@ class Agent {
 
 }  // namespace qmin::qrx
 
-#endif  // QMIN_LIB_QRX_AGENT_H_
+#endif  // QMIN_CMD_QRX_AGENT_H_

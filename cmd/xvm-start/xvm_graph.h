@@ -1,8 +1,8 @@
 // The order VMs start in: each VM after its dependencies (xvm_after, and
 // the VMs its vifs have as backends). An unknown dependency or a cycle is
 // found before anything is created, and named whole.
-#ifndef QMIN_LIB_XVM_GRAPH_H_
-#define QMIN_LIB_XVM_GRAPH_H_
+#ifndef QMIN_CMD_XVM_GRAPH_H_
+#define QMIN_CMD_XVM_GRAPH_H_
 
 #include <map>
 #include <string>
@@ -31,4 +31,4 @@ std::vector<std::string> Dependents(const VmMap& vms, const std::string& name);
 
 }  // namespace qmin
 
-#endif  // QMIN_LIB_XVM_GRAPH_H_
+#endif  // QMIN_CMD_XVM_GRAPH_H_

@@ -4,8 +4,8 @@
 // running, hotplug, or qrx) on xenstore watches, never by polling. A VM
 // that fails is destroyed and its dependents skipped; the rest still start.
 // `--stop` shuts them down the other way round.
-#ifndef QMIN_LIB_XVM_START_H_
-#define QMIN_LIB_XVM_START_H_
+#ifndef QMIN_CMD_XVM_START_H_
+#define QMIN_CMD_XVM_START_H_
 
 #include <functional>
 #include <string>
@@ -46,4 +46,4 @@ Result<int> RunXvm(const XvmOptions& options, const VmMap& vms,
 
 }  // namespace qmin
 
-#endif  // QMIN_LIB_XVM_START_H_
+#endif  // QMIN_CMD_XVM_START_H_

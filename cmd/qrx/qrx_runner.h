@@ -5,8 +5,8 @@
 // bidirectional socket (SIGUSR1) signals it, never the daemon; a call that
 // fails or is killed takes only itself down; and the code that handles the
 // peer's data runs as the call's user, not as root.
-#ifndef QMIN_LIB_QRX_RUNNER_H_
-#define QMIN_LIB_QRX_RUNNER_H_
+#ifndef QMIN_CMD_QRX_RUNNER_H_
+#define QMIN_CMD_QRX_RUNNER_H_
 
 #include <sys/types.h>
 
@@ -47,4 +47,4 @@ Result<pid_t> StartCall(const CallRequest& request, const RunnerConfig& config, 
 
 }  // namespace qmin::qrx
 
-#endif  // QMIN_LIB_QRX_RUNNER_H_
+#endif  // QMIN_CMD_QRX_RUNNER_H_

@@ -3,8 +3,8 @@
 // for the service's side, connecting it to the terminal, to a local program,
 // or to one bidirectional socket on stdin. In phases: check the names, ask,
 // set up the local ends, run the data phase, report the status.
-#ifndef QMIN_LIB_QRX_CALL_H_
-#define QMIN_LIB_QRX_CALL_H_
+#ifndef QMIN_CMD_QRX_CALL_H_
+#define QMIN_CMD_QRX_CALL_H_
 
 #include <array>
 #include <optional>
@@ -73,4 +73,4 @@ class NonBlockingFds {
 
 }  // namespace qmin::qrx
 
-#endif  // QMIN_LIB_QRX_CALL_H_
+#endif  // QMIN_CMD_QRX_CALL_H_

@@ -1,8 +1,8 @@
 // mkxendev: the Xen device environment of a PV domain on a /dev without
 // devtmpfs (DESIGN.md §3). Work is planned first and done second, so that bad
 // input or something in the way stops the run before anything is made.
-#ifndef QMIN_LIB_MKXENDEV_H_
-#define QMIN_LIB_MKXENDEV_H_
+#ifndef QMIN_CMD_MKXENDEV_H_
+#define QMIN_CMD_MKXENDEV_H_
 
 #include <functional>
 #include <string>
@@ -49,4 +49,4 @@ Status CheckLateDevices(const MkxendevPlan& plan, const MkxendevOptions& options
 
 }  // namespace qmin
 
-#endif  // QMIN_LIB_MKXENDEV_H_
+#endif  // QMIN_CMD_MKXENDEV_H_

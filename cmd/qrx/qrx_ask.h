@@ -4,8 +4,8 @@
 // (TARGETS comma-separated, DEFAULT empty when there is none) and prints the
 // target it allows, or nothing to refuse. It runs beside the event loop and
 // never blocks it; one that takes too long is killed and counts as "no".
-#ifndef QMIN_LIB_QRX_ASK_H_
-#define QMIN_LIB_QRX_ASK_H_
+#ifndef QMIN_CMD_QRX_ASK_H_
+#define QMIN_CMD_QRX_ASK_H_
 
 #include <sys/types.h>
 
@@ -53,4 +53,4 @@ class AskProgram {
 
 }  // namespace qmin::qrx
 
-#endif  // QMIN_LIB_QRX_ASK_H_
+#endif  // QMIN_CMD_QRX_ASK_H_

@@ -4,8 +4,8 @@
 // qrx-call in dom0, on the broker's local socket, without policy). Which
 // domains exist and their agents' channels are DomainTable's; the policy and
 // its reloading are PolicyStore's.
-#ifndef QMIN_LIB_QRX_BROKER_H_
-#define QMIN_LIB_QRX_BROKER_H_
+#ifndef QMIN_CMD_QRX_BROKER_H_
+#define QMIN_CMD_QRX_BROKER_H_
 
 #include <sys/types.h>
 
@@ -101,4 +101,4 @@ class Broker {
 
 }  // namespace qmin::qrx
 
-#endif  // QMIN_LIB_QRX_BROKER_H_
+#endif  // QMIN_CMD_QRX_BROKER_H_

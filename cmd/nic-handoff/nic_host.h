@@ -1,7 +1,7 @@
 // The real sides of nic-handoff's seams: dom0's interfaces over rtnetlink,
 // and the Xen side through xvm-start, xl and xenstore.
-#ifndef QMIN_LIB_NIC_HOST_H_
-#define QMIN_LIB_NIC_HOST_H_
+#ifndef QMIN_CMD_NIC_HOST_H_
+#define QMIN_CMD_NIC_HOST_H_
 
 #include <chrono>
 #include <string>
@@ -52,4 +52,4 @@ std::string LibxlPciKey(const std::string& bdf);
 
 }  // namespace qmin
 
-#endif  // QMIN_LIB_NIC_HOST_H_
+#endif  // QMIN_CMD_NIC_HOST_H_

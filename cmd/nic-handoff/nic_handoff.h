@@ -5,8 +5,8 @@
 // reverse: the kernel's and libxl's sysfs sequence for pciback, the net-vm
 // started by xvm-start, and dom0's addresses moved onto its vif towards the
 // net-vm with a default route through it.
-#ifndef QMIN_LIB_NIC_HANDOFF_H_
-#define QMIN_LIB_NIC_HANDOFF_H_
+#ifndef QMIN_CMD_NIC_HANDOFF_H_
+#define QMIN_CMD_NIC_HANDOFF_H_
 
 #include <functional>
 #include <string>
@@ -146,4 +146,4 @@ class Handoff {
 
 }  // namespace qmin
 
-#endif  // QMIN_LIB_NIC_HANDOFF_H_
+#endif  // QMIN_CMD_NIC_HANDOFF_H_
