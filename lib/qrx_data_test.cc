@@ -58,6 +58,35 @@ class DataLinkTest : public ::testing::Test {
     std::string err;
   };
 
+  // Forks `script` under sh with the three pipes as its stdio; the test's
+  // ends are left non-blocking.
+  static pid_t StartService(const std::string& script, const Pipe& in, const Pipe& out,
+                            const Pipe& err) {
+    const pid_t child = fork();
+    if (child == 0) {
+      dup2(in.read, 0);
+      dup2(out.write, 1);
+      dup2(err.write, 2);
+      execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(in.read);
+    close(out.write);
+    close(err.write);
+    for (int fd : {in.write, out.read, err.read}) NonBlocking(fd);
+    return child;
+  }
+
+  // Writes all of `input` to `fd` (blocking), then closes it: the caller's stdin.
+  static void Feed(int fd, const std::string& input) {
+    for (std::size_t at = 0; at < input.size();) {
+      const ssize_t wrote = write(fd, input.data() + at, input.size() - at);
+      if (wrote <= 0) break;
+      at += static_cast<std::size_t>(wrote);
+    }
+    close(fd);
+  }
+
   // Runs `script` under sh as the service; feeds `input` as the caller's stdin.
   // The service's link is destroyed once done, closing its vchan, as the
   // call's process does. With `caller_late` the caller starts 100 ms after
@@ -75,19 +104,8 @@ class DataLinkTest : public ::testing::Test {
 
     Pipe in = MakePipe(), out = MakePipe(), err = MakePipe();  // the caller's terminal
     Pipe child_in = MakePipe(), child_out = MakePipe(), child_err = MakePipe();
-    const pid_t child = fork();
-    if (child == 0) {
-      dup2(child_in.read, 0);
-      dup2(child_out.write, 1);
-      dup2(child_err.write, 2);
-      execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(child_in.read);
-    close(child_out.write);
-    close(child_err.write);
-    for (int fd : {in.read, out.write, err.write, child_in.write, child_out.read, child_err.read})
-      NonBlocking(fd);
+    const pid_t child = StartService(script, child_in, child_out, child_err);
+    for (int fd : {in.read, out.write, err.write}) NonBlocking(fd);
     if (caller_late) fcntl(out.write, F_SETPIPE_SZ, 4096);
 
     Outcome outcome;
@@ -106,14 +124,7 @@ class DataLinkTest : public ::testing::Test {
           service.reset();
           if (++finished == 2) loop->Stop();
         });
-    std::thread feeder([&] {
-      for (std::size_t at = 0; at < input.size();) {
-        const ssize_t wrote = write(in.write, input.data() + at, input.size() - at);
-        if (wrote <= 0) break;
-        at += static_cast<std::size_t>(wrote);
-      }
-      close(in.write);
-    });
+    std::thread feeder(Feed, in.write, std::cref(input));
     std::string out_text, err_text;
     std::thread out_reader([&] {
       if (caller_late) std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -123,11 +134,9 @@ class DataLinkTest : public ::testing::Test {
     // The service's exit is polled from the loop, as the agent will reap it.
     std::function<void()> reap = [&] {
       int status = 0;
-      if (waitpid(child, &status, WNOHANG) == child) {
-        service->SetExitCode(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
-      } else {
-        loop->AddTimer(std::chrono::milliseconds(5), reap);
-      }
+      if (waitpid(child, &status, WNOHANG) != child)
+        return static_cast<void>(loop->AddTimer(std::chrono::milliseconds(5), reap));
+      service->SetExitCode(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
     };
     loop->AddTimer(std::chrono::milliseconds(5), reap);
     loop->AddTimer(std::chrono::seconds(60), [&] { loop->Stop(); });

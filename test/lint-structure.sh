@@ -1,47 +1,35 @@
 #!/usr/bin/env bash
 # The structure rules of lib/ and cmd/ that a compiler does not check: the
-# layers of lib/LAYERS (no upward include, no include of another tool's engine),
-# files of at most 400 lines, functions of at most 60. Prints each breach;
+# layers of lib/LAYERS (no upward include), files of at most 400 lines,
+# functions of at most 60. That one tool's code cannot include another's is the
+# compiler's to check: each tool's sources see lib/ and their own folder only. Prints each breach;
 # fails if there was one.
 set -u
 cd "$(dirname "$0")/.." || exit 111
 failed=0
 breach() { printf 'lint-structure: %s\n' "$*" >&2 && failed=1; }
 
-declare -A rank engine_of tool_engine
+declare -A rank
 level=0
 while read -r kind rest; do
-	case "$kind" in
-	layer) name=${rest%%:*} && level=$((level + 1)) ;;
-	engine) name=${rest%% *} && level=100 ;;
-	*) continue ;;
-	esac
-	if [ "$kind" = engine ]; then
-		tools=${rest#*(} && tools=${tools%%)*}
-		for tool in $tools; do tool_engine[$tool]=$name; done
-	fi
+	[ "$kind" = layer ] || continue
+	level=$((level + 1))
 	for module in ${rest#*:}; do
 		[ -n "${rank[$module]:-}" ] && breach "lib/LAYERS names $module twice"
 		rank[$module]=$level
-		[ "$kind" = engine ] && engine_of[$module]=$name
 	done
 done < <(grep -v '^#' lib/LAYERS)
 
 module_of() { local base=${1##*/} && echo "${base%.*}"; }
 
-# may_include FROM_RANK FROM_ENGINE MODULE: whether the rules allow it.
-may_include() {
-	local to_rank=${rank[$3]:-} to_engine=${engine_of[$3]:-}
-	[ -z "$to_rank" ] && return 0 # not a module of lib/ (a system header)
-	[ -n "$to_engine" ] && { [ "$to_engine" = "$2" ]; return; }
-	[ "$to_rank" -le "$1" ]
-}
-
-check_includes() { # FILE FROM_RANK FROM_ENGINE
-	local header
+# check_includes FILE FROM_RANK: each module of lib/ it includes is of its own
+# layer or below (a header that is no module of lib/ is a system header).
+check_includes() {
+	local header to_rank
 	while read -r header; do
-		may_include "$2" "$3" "$header" ||
-			breach "$1 includes $header.h (${engine_of[$header]:-layer ${rank[$header]}}), above or beside its own"
+		to_rank=${rank[$header]:-}
+		[ -z "$to_rank" ] || [ "$to_rank" -le "$2" ] ||
+			breach "$1 includes $header.h (layer $to_rank), above its own"
 	done < <(sed -n 's/^#include "\([a-z_]*\)\.h"$/\1/p' "$1")
 }
 
@@ -53,25 +41,32 @@ for file in lib/*.h lib/*.cc; do
 		continue
 	fi
 	case "$file" in *_test.cc) continue ;; esac
-	check_includes "$file" "${rank[$module]}" "${engine_of[$module]:-}"
-done
-
-for main in cmd/*/main.cc; do
-	tool=$(basename "$(dirname "$main")")
-	[ -z "${tool_engine[$tool]:-}" ] && breach "$main: lib/LAYERS names no engine for $tool"
-	check_includes "$main" 99 "${tool_engine[$tool]:-}"
+	check_includes "$file" "${rank[$module]}"
 done
 
 too_long() {
 	local file lines
-	for file in lib/*.h lib/*.cc cmd/*/*.cc; do
+	for file in lib/*.h lib/*.cc cmd/*/*.h cmd/*/*.cc toolchain/*.cc; do
 		lines=$(wc -l <"$file")
 		[ "$lines" -gt 400 ] && echo "$file has $lines lines; split it (at most 400)"
-		# A definition opens at column 0 with "{" closing its line and ends at
-		# column 0 with "}", as clang-format lays it out.
+		# A definition, as clang-format lays it out: a signature at column 0
+		# (or 2, a method in a class body), perhaps over several lines, whose
+		# last line ends with "{"; its body ends with "}" at the same column.
 		awk -v file="$file" '
-			/^[A-Za-z].*[{]$/ && !/^(namespace|struct|class|enum|union|extern)/ && !/= *[{]$/ { start = NR; name = $0; next }
-			/^}/ && start { if (NR - start - 1 > 60) printf "%s:%d: a %d-line function; split it (at most 60): %s\n", file, start, NR - start - 1, name; start = 0 }
+			function column(text) { match(text, /^ */); return RLENGTH }
+			!body && /^(  )?[A-Za-z~]/ && !/^ *(namespace|struct|class|enum|union|extern|public|private|protected|template|using|typedef|return|static_assert)([^A-Za-z_]|$)/ {
+				head = NR; indent = column($0); name = $0
+			}
+			head && /;$/ { head = 0 }
+			head && /[{][^{]*[}];?$/ { head = 0 }
+			head && /[{]$/ {
+				if ($0 ~ /= *[{]$/ || $0 ~ /^ *(namespace|struct|class|enum|union)([^A-Za-z_]|$)/) { head = 0; next }
+				body = head; head = 0; close_line = sprintf("%*s}", indent, ""); next
+			}
+			body && index($0, close_line) == 1 && substr($0, length(close_line) + 1, 1) ~ /^([; ]|)$/ {
+				if (NR - body - 1 > 60) printf "%s:%d: a %d-line function; split it (at most 60): %s\n", file, body, NR - body - 1, name
+				body = 0
+			}
 		' "$file"
 	done
 }

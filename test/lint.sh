@@ -6,12 +6,12 @@ cd "$(dirname "$0")/.." || exit 111
 failed=0
 note() { printf 'lint: %s\n' "$*" >&2; }
 
-mapfile -t cxx < <(git ls-files 'lib/*.h' 'lib/*.cc' 'cmd/*.cc' 'test/fakes/*.h' 'test/fakes/*.cc' 'test/xen/*.cc' 'test/fuzz/*.cc' 'test/bench/*.cc' 2>/dev/null ||
-	find lib cmd test/fakes test/xen test/fuzz test/bench -name '*.h' -o -name '*.cc')
+mapfile -t cxx < <(git ls-files 'lib/*.h' 'lib/*.cc' 'cmd/*.h' 'cmd/*.cc' 'toolchain/*.cc' 'test/fakes/*.h' 'test/fakes/*.cc' 'test/xen/*.cc' 'test/fuzz/*.cc' 'test/bench/*.cc' 2>/dev/null ||
+	find lib cmd toolchain test/fakes test/xen test/fuzz test/bench -name '*.h' -o -name '*.cc')
 clang-format --dry-run --Werror "${cxx[@]}" || { note "clang-format: run clang-format -i on the files above"; failed=1; }
 
 mapfile -t tidy < <(printf '%s\n' "${cxx[@]}" | grep '\.cc$' | grep -v '_test\.cc$')
-clang-tidy --quiet "${tidy[@]}" -- -std=c++20 -iquote lib -iquote test/fakes 2>/dev/null ||
+clang-tidy --quiet "${tidy[@]}" -- -std=c++20 -iquote lib -iquote cmd/qrx -iquote test/fakes 2>/dev/null ||
 	{ note "clang-tidy failed"; failed=1; }
 
 bash test/lint-structure.sh || { note "lint-structure failed: lib/LAYERS says what may include what"; failed=1; }
