@@ -14,6 +14,7 @@
 
 #include <linux/sockios.h>
 
+#include "domid.h"
 #include "text.h"
 #include "unix_socket.h"
 #include "vchan.h"
@@ -25,9 +26,8 @@ constexpr std::size_t kDefaultRing = 65536;
 
 unsigned OwnDomain() {
   const char* text = std::getenv("VCHAN_DOMAIN");
-  const auto domid =
-      text == nullptr ? std::optional<std::uint64_t>(0) : ParseUnsigned(text, 0x7fef);
-  return domid ? static_cast<unsigned>(*domid) : 0;
+  const auto domid = text == nullptr ? std::optional<unsigned>(0) : ParseDomainId(text);
+  return domid.value_or(0);
 }
 
 std::string SocketPath(unsigned server, unsigned client, unsigned port) {

@@ -22,6 +22,7 @@ extern "C" {
 #include <libxenvchan.h>
 }
 
+#include "domid.h"
 #include "text.h"
 #include "vchan.h"
 #include "xenstore.h"
@@ -116,9 +117,9 @@ Result<unsigned> OwnVchanDomain() {
   if (!xs) return xs.error();
   Result<std::string> text = xs->Read("domid");
   if (!text) return text.error();
-  const auto domid = ParseUnsigned(*text, 0x7fef);
+  const auto domid = ParseDomainId(*text);
   if (!domid) return InvalidError("read my domain ID", "domid is not a number");
-  return static_cast<unsigned>(*domid);
+  return *domid;
 }
 
 Result<std::unique_ptr<Vchan>> ConnectVchan(unsigned peer, unsigned port, unsigned own) {

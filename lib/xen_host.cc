@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "domid.h"
 #include "files.h"
 #include "text.h"
 #include "vm_facts.h"
@@ -23,11 +24,11 @@ Result<std::map<unsigned, std::string>> ReadDomainNames(const Xenstore& xs) {
   if (!ids) return ids.error();
   std::map<unsigned, std::string> names;
   for (const std::string& text : *ids) {
-    const auto id = ParseUnsigned(text, kMaxDomainId);
+    const auto id = ParseDomainId(text);
     if (!id || *id == 0) continue;
     Result<std::string> name = xs.Read("/local/domain/" + text + "/name");
     if (name && IsValidVmName(*name) && *name != kAdminVmName)
-      names[static_cast<unsigned>(*id)] = *name;
+      names[*id] = *name;
   }
   return names;
 }
@@ -42,6 +43,22 @@ std::optional<unsigned> FindDomain(const std::map<unsigned, std::string>& names,
 std::string VifBackendPath(unsigned backend, unsigned domid, unsigned devid) {
   return "/local/domain/" + std::to_string(backend) + "/backend/vif/" + std::to_string(domid) +
          "/" + std::to_string(devid);
+}
+
+VifStatus ReadVifStatus(const Xenstore& xs, const std::string& backend_path) {
+  static constexpr char kXenbusConnected[] = "4";
+  VifStatus status;
+  if (Result<std::string> error = xs.Read(backend_path + "/hotplug-error");
+      error && !error->empty()) {
+    status.state = VifStatus::State::kFailed;
+    status.error = *error;
+    return status;
+  }
+  Result<std::string> state = xs.Read(backend_path + "/state");
+  Result<std::string> hotplug = xs.Read(backend_path + "/hotplug-status");
+  if (state && *state == kXenbusConnected && hotplug && *hotplug == "connected")
+    status.state = VifStatus::State::kConnected;
+  return status;
 }
 
 std::optional<std::string> HypervisorVersion(const std::string& sys) {

@@ -14,7 +14,6 @@
 
 namespace qmin {
 
-inline constexpr unsigned kMaxDomainId = 0x7fef;
 
 /// domid -> name of every domain xenstore has a name for, dom0 aside.
 Result<std::map<unsigned, std::string>> ReadDomainNames(const Xenstore& xs);
@@ -26,6 +25,16 @@ std::optional<unsigned> FindDomain(const std::map<unsigned, std::string>& names,
 /// Where the backend domain keeps a vif's state, hotplug-status and
 /// hotplug-error: /local/domain/BACKEND/backend/vif/DOMID/DEVID.
 std::string VifBackendPath(unsigned backend, unsigned domid, unsigned devid);
+
+/// A vif as its backend reports it. Connected means both halves agree: the
+/// backend driver's xenbus state is Connected (4), and the hotplug script has
+/// written hotplug-status=connected. A hotplug-error means it never will be.
+struct VifStatus {
+  enum class State { kWaiting, kConnected, kFailed };
+  State state = State::kWaiting;
+  std::string error;  ///< kFailed: hotplug-error as written (quote it before printing)
+};
+VifStatus ReadVifStatus(const Xenstore& xs, const std::string& backend_path);
 
 /// "4.17" from SYS/hypervisor/version/{major,minor}; nullopt outside Xen.
 std::optional<std::string> HypervisorVersion(const std::string& sys);

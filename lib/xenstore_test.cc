@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "test_util.h"
+#include "xen_host.h"
 
 namespace qmin {
 namespace {
@@ -238,6 +239,22 @@ TEST_F(XenstoreTest, InTransactionRetriesOnConflict) {
   ASSERT_TRUE(status) << status.error().Text();
   EXPECT_EQ(runs, 2);
   EXPECT_EQ(*xs.Read("/counter"), "2");
+}
+
+// xen_host's reading of a vif, the one both xvm-start and nic-handoff use.
+TEST_F(XenstoreTest, AVifIsConnectedOnlyWhenNetbackAndHotplugBothSaySo) {
+  Xenstore xs = Connect(socket_);
+  const std::string vif = VifBackendPath(0, 7, 0);
+  using State = VifStatus::State;
+  EXPECT_EQ(ReadVifStatus(xs, vif).state, State::kWaiting);
+  ASSERT_TRUE(xs.Write(vif + "/hotplug-status", "connected"));
+  EXPECT_EQ(ReadVifStatus(xs, vif).state, State::kWaiting) << "netback is not connected yet";
+  ASSERT_TRUE(xs.Write(vif + "/state", "4"));
+  EXPECT_EQ(ReadVifStatus(xs, vif).state, State::kConnected);
+  ASSERT_TRUE(xs.Write(vif + "/hotplug-error", "ip= is missing"));
+  const VifStatus failed = ReadVifStatus(xs, vif);
+  EXPECT_EQ(failed.state, State::kFailed);
+  EXPECT_EQ(failed.error, "ip= is missing");
 }
 
 TEST(XenstoreOpenTest, NoDaemonIsASystemError) {

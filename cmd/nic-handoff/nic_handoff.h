@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "error.h"
@@ -34,6 +35,14 @@ struct NicRecord {
   std::string gateway;            ///< the net-vm's address on that vif
   std::vector<std::string> done;  ///< the steps taken, in order
 };
+/// Every step a handoff may take, by the name its state file records. The set
+/// is closed: a state file naming any other step is refused when it is read,
+/// so a typo is never "restored" by doing nothing.
+inline constexpr std::string_view kStepNames[] = {
+    "routes", "addresses",  "down",  "unbind", "override", "slot",          "pciback",
+    "quarantine", "reset", "driver-path", "netvm", "vif", "vif-addresses", "default-route"};
+bool IsStepName(std::string_view name);
+
 std::string FormatRecord(const NicRecord& record);
 Result<NicRecord> ParseRecord(std::string_view text, const std::string& source);
 
@@ -117,6 +126,7 @@ class Handoff {
   Step StepNamed(const std::string& name);
   Step LinkStep(const std::string& name);
   Step DeviceStep(const std::string& name);
+  static Step UnknownStep(const std::string& name);
   Status DeleteRoutes();
   Status AddRoutes();
   Status DeleteAddresses();

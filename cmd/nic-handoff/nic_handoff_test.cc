@@ -370,5 +370,15 @@ TEST(NicRecordTest, RoundTripsAndRefusesWhatCouldBecomeAPath) {
   EXPECT_FALSE(ParseRecord("iface=eth0\nbdf=0000:00:03.0\ndriver=/etc/x\n", "state"));
 }
 
+TEST(NicRecordTest, AStepOutsideTheClosedSetIsRefusedNotRestored) {
+  const Result<NicRecord> typo = ParseRecord("iface=eth0\nbdf=0000:00:03.0\ndone=routs\n", "state");
+  ASSERT_FALSE(typo);
+  EXPECT_EQ(typo.error().Text(), "read state line 3: unknown step routs");
+  for (std::string_view name : kStepNames)
+    EXPECT_TRUE(ParseRecord("iface=eth0\nbdf=0000:00:03.0\ndone=" + std::string(name) + "\n",
+                            "state"))
+        << name;
+}
+
 }  // namespace
 }  // namespace qmin

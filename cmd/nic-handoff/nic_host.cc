@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "domid.h"
 #include "ipaddr.h"
 #include "process.h"
 #include "text.h"
@@ -146,8 +147,8 @@ Result<unsigned> XenNetVm::Start(const std::string& name) {
   for (std::string_view line : Split(*printed, '\n')) {
     const std::size_t space = line.find(' ');
     if (space == std::string_view::npos || line.substr(0, space) != name) continue;
-    if (const auto domid = ParseUnsigned(line.substr(space + 1), kMaxDomainId))
-      return static_cast<unsigned>(*domid);
+    if (const auto domid = ParseDomainId(line.substr(space + 1)))
+      return *domid;
   }
   return InvalidError("start " + name, xvm_start_ + " did not say its domain ID");
 }
@@ -188,9 +189,13 @@ Result<NetVmControl::Vif> XenNetVm::AwaitVif(unsigned domid) {
     if (devids && !devids->empty()) {
       std::sort(devids->begin(), devids->end());
       const std::string path = dir + "/" + devids->front();
-      Result<std::string> hotplug = xs->Read(path + "/hotplug-status");
+      const VifStatus status = ReadVifStatus(*xs, path);
+      if (status.state == VifStatus::State::kFailed)
+        return Error{ExitCode::kTemporary,
+                     "connect dom0's vif towards domain " + std::to_string(domid),
+                     "its hotplug failed: " + status.error, EIO};
       Result<std::string> ip = xs->Read(path + "/ip");
-      if (hotplug && *hotplug == "connected" && ip) {
+      if (status.state == VifStatus::State::kConnected && ip) {
         Result<std::vector<IpAddress>> addresses = ParseAddressList(*ip);
         if (!addresses || addresses->empty())
           return InvalidError("route through domain " + std::to_string(domid), "its vif has no ip");

@@ -1,9 +1,16 @@
 // The state file of nic-handoff: KEY=VALUE lines, written whole (atomically)
 // after every step, so that a crash leaves exactly what was done.
+#include "domid.h"
 #include "nic_handoff.h"
 #include "text.h"
 
 namespace qmin {
+
+bool IsStepName(std::string_view name) {
+  for (std::string_view known : kStepNames)
+    if (name == known) return true;
+  return false;
+}
 
 std::string FormatRecord(const NicRecord& record) {
   std::string text = "# nic-handoff: what was done, for `nic-handoff restore`\n";
@@ -59,14 +66,15 @@ Result<NicRecord> ParseRecord(std::string_view text, const std::string& source) 
     } else if (key == "netvm") {
       record.netvm = value;
     } else if (key == "domid") {
-      const auto domid = ParseUnsigned(value, 0x7fef);
+      const auto domid = ParseDomainId(value);
       if (!domid) return bad("bad domain ID");
-      record.netvm_domid = static_cast<unsigned>(*domid);
+      record.netvm_domid = *domid;
     } else if (key == "vif") {
       record.vif = value;
     } else if (key == "gateway") {
       record.gateway = value;
     } else if (key == "done") {
+      if (!IsStepName(value)) return bad("unknown step " + value);
       record.done.push_back(value);
     } else {
       return bad("unknown key " + std::string(key));

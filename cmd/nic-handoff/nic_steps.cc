@@ -24,6 +24,12 @@ std::string Pciback(const std::string& file) { return std::string(kPcibackDir) +
 
 }  // namespace
 
+// A name outside kStepNames: neither done nor undone, and said so.
+Handoff::Step Handoff::UnknownStep(const std::string& name) {
+  const auto refuse = [name]() -> Status { return InvalidError("take step " + name, "no such step"); };
+  return {name, "unknown step " + name, refuse, refuse};
+}
+
 int Handoff::Interface() { return net_.Find(record_.iface, record_.mac); }
 
 Handoff::Step Handoff::StepNamed(const std::string& name) {
@@ -48,8 +54,10 @@ Handoff::Step Handoff::LinkStep(const std::string& name) {
   if (name == "vif-addresses")
     return {name, "move " + iface + "'s addresses to the vif, as /32",
             [this] { return AddVifAddresses(); }, [this] { return DeleteVifAddresses(); }};
-  return {name, "route by default through " + record_.netvm, [this] { return AddDefaultRoute(); },
-          [this] { return DeleteDefaultRoute(); }};
+  if (name == "default-route")
+    return {name, "route by default through " + record_.netvm,
+            [this] { return AddDefaultRoute(); }, [this] { return DeleteDefaultRoute(); }};
+  return UnknownStep(name);
 }
 
 // The steps on the PCI device and on Xen.
@@ -88,8 +96,10 @@ Handoff::Step Handoff::DeviceStep(const std::string& name) {
   if (name == "netvm")
     return {name, "xvm-start " + record_.netvm, [this] { return StartNetVm(); },
             [this] { return xen_.Destroy(record_.netvm, record_.netvm_domid); }};
-  return {name, "wait for dom0's vif towards " + record_.netvm, [this] { return AwaitVif(); },
-          nullptr};
+  if (name == "vif")
+    return {name, "wait for dom0's vif towards " + record_.netvm, [this] { return AwaitVif(); },
+            nullptr};
+  return UnknownStep(name);
 }
 
 Status Handoff::DeleteRoutes() {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "domid.h"
 #include "text.h"
 #include "xen_host.h"
 
@@ -64,8 +65,8 @@ void DomainTable::OnWatchEvents() {
       rescan = true;
     } else if (event.token.rfind(kAgentToken, 0) == 0) {
       const auto id =
-          ParseUnsigned(std::string_view(event.token).substr(sizeof kAgentToken - 1), kMaxDomainId);
-      Domain* domain = id ? Find(static_cast<unsigned>(*id)) : nullptr;
+          ParseDomainId(std::string_view(event.token).substr(sizeof kAgentToken - 1));
+      Domain* domain = id ? Find(*id) : nullptr;
       if (domain != nullptr && !domain->control && domain->retry == 0) TryConnect(domain->id);
     }
   }

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 
+#include "domid.h"
 #include "files.h"
 #include "ipaddr.h"
 #include "netlink.h"
@@ -34,13 +35,13 @@ bool IsVifBackendPath(const std::string& path) {
   if (rest.rfind("/local/domain/", 0) == 0) {
     rest.remove_prefix(14);
     const std::size_t slash = rest.find('/');
-    if (slash == std::string_view::npos || !ParseUnsigned(rest.substr(0, slash), 0x7fef))
+    if (slash == std::string_view::npos || !ParseDomainId(rest.substr(0, slash)))
       return false;
     rest.remove_prefix(slash + 1);
   }
   const std::vector<std::string_view> parts = Split(rest, '/');
   return parts.size() == 4 && parts[0] == "backend" && parts[1] == "vif" &&
-         ParseUnsigned(parts[2], 0x7fef) && ParseUnsigned(parts[3], 0xffff);
+         ParseDomainId(parts[2]) && ParseUnsigned(parts[3], 0xffff);
 }
 
 std::string StatePath(const VifRouteOptions& options) {

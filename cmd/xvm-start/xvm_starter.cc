@@ -12,8 +12,6 @@
 namespace qmin {
 namespace {
 
-constexpr char kVifConnected[] = "4";
-
 // What libxl said of a failure: its first error is the cause (what follows
 // is the clean-up failing in turn), else its last line.
 std::string Cause(const std::string& text) {
@@ -209,13 +207,12 @@ std::string Starter::Missing(const std::string& name, bool& failed) {
       return vif + "'s backend " + backend_name + " is not running";
     }
     const std::string path = VifBackendPath(*backend, domid, static_cast<unsigned>(devid));
-    if (Result<std::string> error = xs_->Read(path + "/hotplug-error"); error && !error->empty()) {
+    const VifStatus status = ReadVifStatus(*xs_, path);
+    if (status.state == VifStatus::State::kFailed) {
       failed = true;
-      return vif + "'s hotplug failed: " + *error;
+      return vif + "'s hotplug failed: " + status.error;
     }
-    Result<std::string> state = xs_->Read(path + "/state");
-    Result<std::string> hotplug = xs_->Read(path + "/hotplug-status");
-    if (!state || *state != kVifConnected || !hotplug || *hotplug != "connected")
+    if (status.state != VifStatus::State::kConnected)
       return vif + " (" + path + ") is not connected yet";
   }
   return "";

@@ -75,6 +75,7 @@ stubs() {
 		"$XSCTL" write /local/domain/0/backend/vif/7/0/mac 00:16:3e:00:00:07
 		ip netns exec "$D0" env vif=vif7.0 XENBUS_PATH=backend/vif/7/0 "$QMIN_BIN/vif-route" \
 			--state-dir "$BATS_TEST_TMPDIR/vif-route" online type_if=vif
+		"$XSCTL" write /local/domain/0/backend/vif/7/0/state 4 # netback, once netfront connects
 		echo "$1 7"
 	STUB
 	cat >"$BATS_TEST_TMPDIR/xl" <<-'STUB'

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <string>
 
+#include "domid.h"
 #include "event_loop.h"
 #include "qrx_data.h"
 #include "qrx_proto.h"
@@ -64,7 +65,7 @@ int main(int argc, char** argv) {
     }
   }
   if (argc - at != 2) return Usage();
-  const auto agent = qmin::ParseUnsigned(argv[at], 0x7fef);
+  const auto agent = qmin::ParseDomainId(argv[at]);
   if (!agent) return Usage();
   auto control = qmin::ConnectVchan(static_cast<unsigned>(*agent), kControlPort);
   if (!control || !Greet(**control)) return 111;

@@ -12,6 +12,7 @@ extern "C" {
 #include <xen/io/xs_wire.h>
 }
 
+#include "domid.h"
 #include "text.h"
 
 namespace qmin::fake {
@@ -355,18 +356,18 @@ void Server::Dispatch(Connection& connection, std::uint32_t type, std::uint32_t 
     case XS_RELEASE:
     case XS_IS_DOMAIN_INTRODUCED:
     case XS_GET_DOMAIN_PATH: {
-      const auto domid = args.empty() ? std::nullopt : ParseUnsigned(args[0], 0x7fef);
+      const auto domid = args.empty() ? std::nullopt : ParseDomainId(args[0]);
       if (!domid) return ReplyError(connection, req_id, tx_id, EINVAL);
       if ((type == XS_INTRODUCE || type == XS_RELEASE) && caller != 0)
         return ReplyError(connection, req_id, tx_id, EACCES);
       if (type == XS_GET_DOMAIN_PATH) reply = "/local/domain/" + std::to_string(*domid) + '\0';
       if (type == XS_IS_DOMAIN_INTRODUCED)
-        reply = IsIntroduced(static_cast<unsigned>(*domid)) ? std::string("T\0", 2)
+        reply = IsIntroduced(*domid) ? std::string("T\0", 2)
                                                             : std::string("F\0", 2);
       // As in xenstored, the domain exists (and its watches fire) before the
       // reply, so a caller can use the domain's socket once it has the reply.
-      if (type == XS_INTRODUCE) Introduce(static_cast<unsigned>(*domid));
-      if (type == XS_RELEASE) Release(static_cast<unsigned>(*domid));
+      if (type == XS_INTRODUCE) Introduce(*domid);
+      if (type == XS_RELEASE) Release(*domid);
       Reply(connection, type, req_id, tx_id, reply);
       return;
     }

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli.h"
+#include "domid.h"
 #include "files.h"
 #include "text.h"
 #include "xenstore.h"
@@ -121,9 +122,9 @@ qmin::Status Command(qmin::Xenstore& xs, const std::vector<std::string>& words) 
         if (printed++ < *count) qmin::WriteLine(STDOUT_FILENO, event.path + " " + event.token);
     }
   } else if ((verb == "introduce" || verb == "release") && need(1)) {
-    const auto domid = qmin::ParseUnsigned(words[1], 0x7fef);
+    const auto domid = qmin::ParseDomainId(words[1]);
     if (!domid) return qmin::InvalidError("parse the command line", "DOMID must be a domain id");
-    const auto id = static_cast<unsigned>(*domid);
+    const unsigned id = *domid;
     return verb == "introduce" ? xs.IntroduceDomain(id, 0, 0) : xs.ReleaseDomain(id);
   } else if (verb == "seed" && need(1)) {
     return Seed(xs, words[1]);

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <string>
 
+#include "domid.h"
 #include "text.h"
 #include "vchan.h"
 
@@ -111,7 +112,7 @@ int Usage() {
 int main(int argc, char** argv) {
   if (argc < 4) return Usage();
   const std::string mode = argv[1];
-  const auto peer = qmin::ParseUnsigned(argv[2], 0x7fef);
+  const auto peer = qmin::ParseDomainId(argv[2]);
   const auto port = qmin::ParseUnsigned(argv[3], 65535);
   const bool bulk = mode == "send" || mode == "receive";
   const std::uint64_t bytes =
