@@ -101,6 +101,11 @@ bool IsSocket(int fd) {
   return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+bool IsDirectory(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 bool SameOpenFile(int a, int b) {
   struct stat first {};
   struct stat second {};

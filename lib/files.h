@@ -28,6 +28,9 @@ Status WriteExisting(const std::string& path, const std::string& value);
 /// Whether `fd` is a socket (false for a closed fd).
 bool IsSocket(int fd);
 
+/// Whether `path` is a directory (or a link to one).
+bool IsDirectory(const std::string& path);
+
 /// Whether two descriptors lead to the same open file (inode), as a dup or
 /// an inherited copy of one socket do.
 bool SameOpenFile(int a, int b);

@@ -160,9 +160,26 @@ std::vector<std::string> Policy::AskTargets(const PolicyRequest& request) const 
       }
     }
   }
-  // Qubes' engine (4.4) leaves the caller among the candidates when rules
-  // allow it; choosing it is refused later (no vchan loopback).
+  // Qubes' engine offers the caller none of its own calls. (@dispvm expands
+  // to the caller's default DispVM, which no qmin VM has; @adminvm is dom0
+  // already, by Expand.)
+  targets.erase(request.source);
   return {targets.begin(), targets.end()};
+}
+
+// What an ask rule offers. With target=X, exactly X (dom0 for @adminvm), even
+// when X is the caller: Qubes refuses that choice later, when the call runs,
+// as a loopback call. qmin has no disposable VMs, so a DispVM offers nothing.
+std::vector<std::string> Policy::AskChoices(const Rule& rule, const PolicyRequest& request) const {
+  if (!rule.redirect) return AskTargets(request);
+  switch (rule.redirect->kind) {
+    case TokenKind::kDispVm:
+    case TokenKind::kDispVmTemplate:
+    case TokenKind::kDispVmTag:
+      return {};
+    default:
+      return {Named(rule.redirect->text)};
+  }
 }
 
 Decision Policy::Decide(const Rule& rule, const PolicyRequest& request, const std::string& target,
@@ -195,27 +212,32 @@ Decision Policy::Decide(const Rule& rule, const PolicyRequest& request, const st
     decision.target = actual;
     return decision;
   }
-  std::vector<std::string> targets;
-  if (rule.redirect) {
-    const std::string named = Named(rule.redirect->text);
-    if (vms_.count(named) != 0 && named != request.source) targets.push_back(named);
-  } else {
-    targets = AskTargets(request);
-  }
+  std::vector<std::string> targets = AskChoices(rule, request);
   std::erase_if(targets, [&](const std::string& name) { return !available(name); });
-  if (targets.empty()) return Deny("ask with no target to choose from", where);
+  if (targets.empty()) return Deny("no target is available to choose from", where);
   decision.verdict = Decision::Verdict::kAsk;
   if (rule.default_target) {
     const std::string wanted = Named(rule.default_target->text);
-    if (std::find(targets.begin(), targets.end(), wanted) != targets.end())
+    if (std::find(targets.begin(), targets.end(), wanted) != targets.end()) {
       decision.default_target = wanted;
+    } else {
+      decision.warning = "default_target=" + wanted + " of " + where +
+                         " is not among the targets to choose from; it is dropped";
+    }
   }
   decision.targets = std::move(targets);
   return decision;
 }
 
+Policy Policy::DenyingAll(std::string why) {
+  Policy policy;
+  policy.denies_all_ = std::move(why);
+  return policy;
+}
+
 Decision Policy::DecideFirstMatch(const PolicyRequest& request, bool use_index,
                                   const std::function<bool(const std::string&)>& running) const {
+  if (!denies_all_.empty()) return Deny(denies_all_);
   if (vms_.count(request.source) == 0 || request.source == kAdminVmName)
     return Deny("unknown source " + request.source);
   const Normalized target = NormalizeTarget(request.target);

@@ -1,8 +1,8 @@
 // Evaluating qrexec calls against a parsed policy with Qubes' semantics:
 // first match wins, no match denies, an unknown target counts as @default,
 // source == target is denied, target= redirects after the match, ask offers
-// the targets Qubes would offer. Rules are indexed by service, so a decision
-// costs microseconds with 10,000 rules.
+// the targets Qubes would offer (never the caller, unless target= names it). Rules are indexed by
+// service, so a decision costs microseconds with 10,000 rules.
 #ifndef QMIN_LIB_POLICY_EVAL_H_
 #define QMIN_LIB_POLICY_EVAL_H_
 
@@ -35,8 +35,9 @@ struct Decision {
   std::string user;                  ///< "" for the target's default user
   bool notify = false;
   bool autostart = true;
-  std::string rule;    ///< "FILE:LINE" of the deciding rule, or ""
-  std::string reason;  ///< why, for deny and for the log
+  std::string rule;     ///< "FILE:LINE" of the deciding rule, or ""
+  std::string reason;   ///< why, for deny and for the log
+  std::string warning;  ///< something in the deciding rule the operator should fix, or ""
 };
 
 /// One line: "allow target=T user=U ...", "ask targets=A,B default_target=D
@@ -51,6 +52,9 @@ class Policy {
   /// An empty policy: it denies everything.
   Policy() = default;
   Policy(std::vector<Rule> rules, VmTable vms);
+  /// A policy that denies everything and says why in every decision (the
+  /// policy files could not be loaded).
+  static Policy DenyingAll(std::string why);
 
   /// `running` says whether a VM runs, for autostart=no; null means all do.
   Decision Evaluate(const PolicyRequest& request,
@@ -85,9 +89,11 @@ class Policy {
                             const std::function<bool(const std::string&)>& running) const;
   std::vector<std::string> Expand(const VmToken& token) const;
   std::vector<std::string> AskTargets(const PolicyRequest& request) const;
+  std::vector<std::string> AskChoices(const Rule& rule, const PolicyRequest& request) const;
 
   std::vector<Rule> rules_;
   VmTable vms_;
+  std::string denies_all_;  ///< non-empty: every decision is a deny for this reason
   std::map<std::string, std::vector<std::size_t>, std::less<>> by_service_;
   std::vector<std::size_t> any_service_;
 };

@@ -54,9 +54,9 @@ TEST(QubesExamplesTest, AskEverywhere) {
   const Policy policy = Make("test.Add * * * ask\n");
   EXPECT_EQ(Decide(policy, "work", "personal", "test.Add"),
             "ask targets=anon-whonix,dom0,fedora-36,mytcp-client,mytcp-server,personal,source_vm1,"
-            "sys-firewall,sys-net,target_vm,vault,work,work-files,work-mail,work-pub "
+            "sys-firewall,sys-net,target_vm,vault,work-files,work-mail,work-pub "
             "default_target=- user=DEFAULT")
-      << "the caller is a candidate too, as in Qubes' engine";
+      << "every VM but the caller, as in Qubes' collect_targets_for_ask";
 }
 
 TEST(QubesExamplesTest, PerArgumentAllowThenDenyTheRest) {
@@ -209,7 +209,7 @@ TEST(AskTest, CandidatesFollowQubesReverseScan) {
       "svc * work work-files deny\n"
       "svc * work sys-net allow\n");
   EXPECT_EQ(Decide(later_deny, "work", "work-files", "svc"),
-            "ask targets=sys-net,work,work-files default_target=work-files user=DEFAULT");
+            "ask targets=sys-net,work-files default_target=work-files user=DEFAULT");
   const Policy earlier_deny = Make(
       "svc * work work-files deny\n"
       "svc * work @tag:work ask default_target=work-files\n"
@@ -228,13 +228,62 @@ TEST(AskTest, AnEarlierDenyRemovesWhatALaterRuleAdds) {
   const Policy policy = Make("svc * work vault deny\nsvc * work @anyvm ask\n");
   const std::string decision = Decide(policy, "work", "personal", "svc");
   EXPECT_EQ(decision.find("vault"), std::string::npos) << decision;
-  EXPECT_NE(decision.find(",work,"), std::string::npos) << "the caller is a candidate, as in Qubes";
+  EXPECT_EQ(decision.find(",work,"), std::string::npos) << "the caller is never offered";
 }
 
-TEST(AskTest, DefaultTargetSurvivesOnlyAsACandidate) {
+TEST(AskTest, DefaultTargetSurvivesOnlyAsACandidateAndIsWarnedOtherwise) {
   const Policy policy = Make("svc * work personal ask default_target=vault\n");
   EXPECT_EQ(Decide(policy, "work", "personal", "svc"),
             "ask targets=personal default_target=- user=DEFAULT");
+  PolicyRequest request = SplitServiceArgument("svc");
+  request.source = "work";
+  request.target = "personal";
+  EXPECT_EQ(policy.Evaluate(request).warning,
+            "default_target=vault of t.policy:1 is not among the targets to choose from; it is "
+            "dropped");
+  const Policy kept = Make("svc * work personal ask default_target=personal\n");
+  EXPECT_EQ(kept.Evaluate(request).warning, "");
+}
+
+// Qubes' Ask.evaluate: with target=X the choice is exactly X, even the
+// caller (whose pick the broker then refuses as a loopback call).
+TEST(AskTest, TargetEqualsOffersExactlyThatTargetEvenTheCaller) {
+  EXPECT_EQ(Decide(Make("svc * work @anyvm ask target=vault\n"), "work", "personal", "svc"),
+            "ask targets=vault default_target=- user=DEFAULT");
+  EXPECT_EQ(Decide(Make("svc * work @anyvm ask target=work\n"), "work", "personal", "svc"),
+            "ask targets=work default_target=- user=DEFAULT");
+  EXPECT_EQ(Decide(Make("svc * work @anyvm ask target=@adminvm\n"), "work", "personal", "svc"),
+            "ask targets=dom0 default_target=- user=DEFAULT");
+}
+
+// Qubes' collect_targets_for_ask: the caller is removed, even when it is the
+// only VM the rules name; @adminvm becomes dom0; @dispvm becomes the caller's
+// default DispVM, which no qmin VM has.
+TEST(AskTest, WithoutTargetEqualsTheCallerIsNeverAChoice) {
+  const Policy only_caller = Make("svc * work work ask\n");
+  PolicyRequest request = SplitServiceArgument("svc");
+  request.source = "work";
+  request.target = "work";
+  const Decision decision = only_caller.Evaluate(request);
+  EXPECT_EQ(FormatDecision(decision), "deny rule=t.policy:1");
+  EXPECT_EQ(decision.reason, "no target is available to choose from");
+  EXPECT_EQ(Decide(Make("svc * work @adminvm ask\n"), "work", "dom0", "svc"),
+            "ask targets=dom0 default_target=- user=DEFAULT");
+  EXPECT_EQ(
+      Decide(Make("svc * work @dispvm ask\nsvc * work personal ask\n"), "work", "personal", "svc"),
+      "ask targets=personal default_target=- user=DEFAULT");
+}
+
+// The choices come from every rule for this source and service, whatever
+// their target column, last to first.
+TEST(AskTest, ChoicesComeFromEveryRuleForTheSourceWhateverItsTarget) {
+  const Policy policy = Make(
+      "svc * work personal ask\n"
+      "svc * work vault allow\n"
+      "svc * personal sys-net allow\n"
+      "other * work work-files allow\n");
+  EXPECT_EQ(Decide(policy, "work", "personal", "svc"),
+            "ask targets=personal,vault default_target=- user=DEFAULT");
 }
 
 TEST(AskTest, RedirectIsTheOnlyCandidate) {

@@ -39,18 +39,24 @@ std::string CountErrors(std::size_t count) {
   return std::to_string(count) + (count == 1 ? " error" : " errors");
 }
 
+std::string NotLoaded(const LoadReport& report) {
+  return "the policy is not loaded, " + CountErrors(report.errors.size());
+}
+
 LoadReport LoadPolicySources(const PolicySources& sources, Policy& policy,
                              std::vector<Rule>* rules_out) {
   LoadReport report;
   ParsedPolicy parsed = LoadPolicy(sources.policy_dirs, {}, sources.legacy_dir);
   for (const PolicyError& error : parsed.errors) report.errors.push_back(FormatPolicyError(error));
   VmFactsLoad vms = LoadVmFacts(sources.vm_dir);
-  for (const std::string& error : vms.errors) report.errors.push_back(error);
+  report.vm_errors = std::move(vms.errors);
+  report.vms = vms.vms.size() - 1;  // dom0 is always there
   report.rules = parsed.rules.size();
   report.files = parsed.files;
   report.warnings = parsed.warnings;
   if (rules_out != nullptr) *rules_out = parsed.rules;
-  policy = report.ok() ? Policy(std::move(parsed.rules), std::move(vms.vms)) : Policy();
+  policy = report.ok() ? Policy(std::move(parsed.rules), std::move(vms.vms))
+                       : Policy::DenyingAll(NotLoaded(report));
   return report;
 }
 
@@ -152,6 +158,10 @@ void PolicyStore::Report(const LoadReport& report) {
     if (!loaded_once_ ||
         std::find(last_.warnings.begin(), last_.warnings.end(), warning) == last_.warnings.end())
       log_.Warning("policy file skipped: " + warning);
+  for (const std::string& error : report.vm_errors)
+    if (!loaded_once_ ||
+        std::find(last_.vm_errors.begin(), last_.vm_errors.end(), error) == last_.vm_errors.end())
+      log_.Warning("VM definition error: " + error + "; that VM is unknown until it is fixed");
   if (report.ok()) {
     log_.Info("policy " + what + "ed: " + std::to_string(report.rules) + " rules from " +
               std::to_string(report.files.size()) + " files");
@@ -172,7 +182,6 @@ Evaluation EvaluateOnce(const PolicySources& sources, const std::string& source,
   request.source = source;
   request.target = target;
   evaluation.decision = policy.Evaluate(request);
-  if (!evaluation.report.ok()) evaluation.decision.reason = "the policy has errors";
   return evaluation;
 }
 

@@ -29,15 +29,22 @@ struct LoadReport {
   std::vector<std::string> files;     ///< every policy file read
   std::vector<std::string> errors;    ///< formatted, with file:line and caret
   std::vector<std::string> warnings;  ///< files skipped, said but not fatal
+  /// VM definitions that could not be read: each makes its one VM unknown
+  /// (its calls are denied), and the rest of the policy works.
+  std::vector<std::string> vm_errors;
+  std::size_t vms = 0;  ///< VMs defined (dom0 aside)
   bool ok() const { return errors.empty(); }
 };
 
-/// Loads policy and VM facts. With errors, `policy` is the empty policy.
+/// Loads policy and VM facts. With errors in the policy files, `policy`
+/// denies every call and says so.
 LoadReport LoadPolicySources(const PolicySources& sources, Policy& policy,
                              std::vector<Rule>* rules_out = nullptr);
 
 /// "1 error", "3 errors".
 std::string CountErrors(std::size_t count);
+/// Why every call is denied after a load with errors.
+std::string NotLoaded(const LoadReport& report);
 
 /// Reports changes to the files a policy comes from, through inotify: a
 /// pollable fd, no polling loop. A policy directory that is removed and made

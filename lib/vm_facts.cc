@@ -188,7 +188,9 @@ VmLoad LoadVmDefinitions(const std::string& dir) {
   std::vector<std::string> files;
   while (const dirent* entry = readdir(handle)) {
     const std::string file = entry->d_name;
-    if (file.size() > std::strlen(kSuffix) && file.compare(file.size() - 4, 4, kSuffix) == 0)
+    // Dot-files (an editor's .#x.cfg lock, .x.cfg.swp) are not definitions.
+    if (file[0] != '.' && file.size() > std::strlen(kSuffix) &&
+        file.compare(file.size() - 4, 4, kSuffix) == 0)
       files.push_back(file);
   }
   closedir(handle);

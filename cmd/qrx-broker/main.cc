@@ -3,7 +3,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "event_loop.h"
+#include "daemon.h"
+#include "files.h"
 #include "policy_store.h"
 #include "qrx_broker.h"
 #include "text.h"
@@ -49,20 +50,22 @@ qmin::Result<qmin::qrx::BrokerOptions> Options(const qmin::Args& args) {
   if (!options.ask_program.empty() && access(options.ask_program.c_str(), X_OK) != 0)
     return qmin::SystemError("use --ask-program " + options.ask_program, errno,
                              qmin::ExitCode::kUsage);
-  if (args.Has("autostart-timeout")) {
-    const auto seconds = qmin::ParseUnsigned(args.Get("autostart-timeout"), 3600);
-    if (!seconds || *seconds == 0)
-      return qmin::UsageError("--autostart-timeout needs 1 to 3600 seconds");
-    options.autostart_timeout = std::chrono::seconds(*seconds);
-  }
+  const auto seconds = args.Number("autostart-timeout", {1, 3600, "seconds"},
+                                   static_cast<std::uint64_t>(options.autostart_timeout.count()));
+  if (!seconds) return seconds.error();
+  options.autostart_timeout = std::chrono::seconds(*seconds);
   return options;
 }
 
-qmin::Result<int> Evaluate(const qmin::Args& args, const qmin::PolicySources& sources) {
+qmin::Result<int> Evaluate(const qmin::Args& args, const qmin::PolicySources& sources,
+                           qmin::Log& log) {
   const auto& words = args.positionals();
   if (words.size() != 3) return qmin::UsageError("--evaluate needs SOURCE TARGET SERVICE[+ARG]");
   const qmin::Evaluation evaluation = qmin::EvaluateOnce(sources, words[0], words[1], words[2]);
-  for (const std::string& error : evaluation.report.errors) qmin::WriteLine(STDERR_FILENO, error);
+  qmin::WriteLines(STDERR_FILENO, evaluation.report.errors);
+  for (const std::string& error : evaluation.report.vm_errors)
+    log.Warning("VM definition error: " + error);
+  if (!evaluation.decision.warning.empty()) log.Warning(evaluation.decision.warning);
   qmin::WriteLine(STDOUT_FILENO, qmin::FormatDecision(evaluation.decision));
   return qmin::EvaluateExitCode(evaluation.decision);
 }
@@ -72,11 +75,22 @@ qmin::Result<int> Check(const qmin::Args& args, const qmin::PolicySources& sourc
   std::vector<qmin::Rule> rules;
   const qmin::LoadReport report = qmin::CheckPolicy(sources, rules);
   for (const std::string& warning : report.warnings) log.Warning("policy file skipped: " + warning);
-  for (const std::string& error : report.errors) qmin::WriteLine(STDERR_FILENO, error);
+  qmin::WriteLines(STDERR_FILENO, report.errors);
+  qmin::WriteLines(STDERR_FILENO, report.vm_errors);
   if (!report.ok())
     return qmin::InvalidError("load the policy", qmin::CountErrors(report.errors.size()));
-  if (args.verbosity > 0)
+  if (!report.vm_errors.empty())
+    return qmin::InvalidError("load the VM definitions",
+                              qmin::CountErrors(report.vm_errors.size()));
+  for (const std::string& dir : sources.policy_dirs)
+    if (!qmin::IsDirectory(dir)) log.Warning("policy directory " + dir + " is missing");
+  if (rules.empty()) log.Warning("the policy holds no rule: every call will be denied");
+  if (args.verbosity > 0) {
     for (const qmin::Rule& rule : rules) qmin::WriteLine(STDOUT_FILENO, qmin::FormatRule(rule));
+    qmin::WriteLine(STDOUT_FILENO, std::to_string(rules.size()) + " rules from " +
+                                       std::to_string(report.files.size()) + " files, " +
+                                       std::to_string(report.vms) + " VMs");
+  }
   qmin::WriteLine(STDOUT_FILENO, "configuration OK");
   return 0;
 }
@@ -84,18 +98,10 @@ qmin::Result<int> Check(const qmin::Args& args, const qmin::PolicySources& sourc
 qmin::Result<int> Run(const qmin::Args& args, qmin::Log& log) {
   qmin::Result<qmin::qrx::BrokerOptions> options = Options(args);
   if (!options) return options.error();
-  if (args.Has("evaluate")) return Evaluate(args, options->sources);
+  if (args.Has("evaluate")) return Evaluate(args, options->sources, log);
   if (!args.positionals().empty()) return qmin::UsageError("operands need --evaluate");
   if (args.Has("check")) return Check(args, options->sources, log);
-  // Until it runs, what goes wrong is said on the terminal too.
-  if (!args.Has("debug")) log.set_sinks(qmin::Log::kSyslog | qmin::Log::kStderr);
-  qmin::Result<qmin::EventLoop> loop = qmin::EventLoop::Create();
-  if (!loop) return loop.error();
-  qmin::qrx::Broker broker(*loop, *options, log);
-  if (qmin::Status started = broker.Start(); !started) return started.error();
-  if (!args.Has("debug")) log.set_sinks(qmin::Log::kSyslog);
-  if (qmin::Status ran = loop->Run(); !ran) return ran.error();
-  return 0;
+  return qmin::RunDaemon<qmin::qrx::Broker>(args, log, std::move(*options));
 }
 
 }  // namespace

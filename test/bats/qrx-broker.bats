@@ -45,8 +45,8 @@ evaluate() {
 	evaluate work work-files svc
 	assert_failure 2
 	# Candidates by Qubes' reverse scan: the earlier allow of personal counts
-	# too, and so does the caller, as in Qubes' engine.
-	assert_output "ask targets=personal,work,work-files default_target=work-files user=DEFAULT notify=no autostart=yes rule=$POLICY/30-user.policy:2"
+	# too; the caller never does, as in Qubes' engine.
+	assert_output "ask targets=personal,work-files default_target=work-files user=DEFAULT notify=no autostart=yes rule=$POLICY/30-user.policy:2"
 	evaluate work sys-net svc
 	assert_failure 1
 	assert_output "deny rule=$POLICY/30-user.policy:3"
@@ -87,12 +87,31 @@ svc * work personal alow
                     ^"
 }
 
-@test "--evaluate: a broken VM definition denies every call" {
-	echo 'svc * work personal allow' >"$POLICY/30-user.policy"
+@test "--evaluate: a broken VM definition makes that one VM unknown; the others work" {
+	printf '%s\n' 'svc * work personal allow' 'svc * work work-files allow' >"$POLICY/30-user.policy"
 	echo 'name = "wrong"' >"$VMS/personal.cfg"
 	evaluate work personal svc
 	assert_failure 1
-	assert_equal "$stderr" "$VMS/personal.cfg: name must be \"personal\", as the file is called"
+	assert_output "deny"
+	assert_equal "$stderr" "qrx-broker: warning: VM definition error: $VMS/personal.cfg: name must be \"personal\", as the file is called"
+	evaluate work work-files svc
+	assert_success
+	assert_output --partial "allow target=work-files"
+}
+
+@test "dot-files and editor leftovers in the policy and VM directories are ignored" {
+	echo 'svc * work personal allow' >"$POLICY/30-user.policy"
+	echo 'svc * work personal alow' >"$POLICY/.#30-user.policy"
+	echo 'svc * work personal alow' >"$POLICY/30-user.policy~"
+	echo 'svc * work personal alow' >"$POLICY/.30-user.policy.swp"
+	echo 'name = "wrong"' >"$VMS/.#personal.cfg"
+	echo 'name = "wrong"' >"$VMS/personal.cfg~"
+	echo 'name = "wrong"' >"$VMS/.personal.cfg.swp"
+	run --separate-stderr "$BROKER" -n --vm-dir "$VMS" --policy-dir "$POLICY"
+	assert_success
+	assert_equal "$stderr" ""
+	evaluate work personal svc
+	assert_success
 }
 
 @test "--evaluate: /run wins over /etc on files of equal name" {
@@ -101,6 +120,15 @@ svc * work personal alow
 	echo 'svc * work personal allow' >"$BATS_TEST_TMPDIR/run/30-user.policy"
 	run "$BROKER" --evaluate --vm-dir "$VMS" --policy-dir "$BATS_TEST_TMPDIR/run" --policy-dir "$POLICY" work personal svc
 	assert_success
+}
+
+@test "the shipped conf.d reads the run-time policy directory before /etc's, as Qubes does" {
+	local QRX_BROKER_OPTS
+	# shellcheck source=/dev/null
+	. "$QMIN_ROOT/etc/conf.d/qrx-broker"
+	local dirs
+	dirs=$(grep -oE -- '--policy-dir [^ ]+' <<<"$QRX_BROKER_OPTS" | cut -d' ' -f2 | tr '\n' ' ')
+	assert_equal "$dirs" "/run/qubes/policy.d /etc/qubes/policy.d "
 }
 
 @test "--evaluate needs exactly three operands" {
@@ -118,7 +146,7 @@ svc * work personal alow
 	assert_success
 	assert_output "configuration OK"
 	run --separate-stderr "$BROKER" -n -v --vm-dir "$VMS" --policy-dir "$POLICY"
-	assert_output "$(printf 'svc\t*\twork\tpersonal\tallow\nx\t*\twork\tpersonal\tdeny\nconfiguration OK')"
+	assert_output "$(printf 'svc\t*\twork\tpersonal\tallow\nx\t*\twork\tpersonal\tdeny\n2 rules from 2 files, 4 VMs\nconfiguration OK')"
 	printf '%s\n' 'a * work' 'b * @default x deny' 'c * work personal allow notify=maybe' >"$POLICY/40-bad.policy"
 	run --separate-stderr "$BROKER" -n --vm-dir "$VMS" --policy-dir "$POLICY"
 	assert_failure 100
@@ -128,6 +156,23 @@ svc * work personal alow
 	echo 'd * work personal alow' >"$POLICY/40-bad.policy"
 	run --separate-stderr "$BROKER" -n --vm-dir "$VMS" --policy-dir "$POLICY"
 	assert_equal "$(tail -n 1 <<<"$stderr")" "qrx-broker: fatal: unable to load the policy: 1 error"
+}
+
+@test "-n warns of a missing policy directory and of a policy without rules" {
+	run --separate-stderr "$BROKER" -n --vm-dir "$VMS" --policy-dir "$POLICY" --policy-dir "$BATS_TEST_TMPDIR/absent"
+	assert_success
+	assert_output "configuration OK"
+	assert_equal "$stderr" "qrx-broker: warning: policy directory $BATS_TEST_TMPDIR/absent is missing
+qrx-broker: warning: the policy holds no rule: every call will be denied"
+}
+
+@test "-n refuses a broken VM definition, naming its file" {
+	echo 'svc * work personal allow' >"$POLICY/30-user.policy"
+	echo 'name = "wrong"' >"$VMS/personal.cfg"
+	run --separate-stderr "$BROKER" -n --vm-dir "$VMS" --policy-dir "$POLICY"
+	assert_failure 100
+	assert_equal "$stderr" "$VMS/personal.cfg: name must be \"personal\", as the file is called
+qrx-broker: fatal: unable to load the VM definitions: 1 error"
 }
 
 @test "-n checks every option the daemon checks" {
