@@ -14,7 +14,7 @@ const qmin::ToolSpec kTool = {
     "Call SERVICE in TARGET through the qrexec policy; its output comes back here.",
     {
         {"agent-socket",                  0,   "PATH",  "the agent's socket (default: the broker's in dom0, else the agent's)"},
-        {"buffer-size",                   0,   "BYTES", "the data ring's size (default 65536)"},
+        {"buffer-size",                   0,   "BYTES", "the data ring's size (default 262144; 65536 when grants run short)"},
         {"filter-escape-chars-stderr",    'T', "",      "replace terminal controls in the service's errors"},
         {"filter-escape-chars-stdout",    't', "",      "replace terminal controls in the service's output"},
         {"no-filter-escape-chars-stderr", 0,   "",      "pass the service's errors through unchanged"},
@@ -25,6 +25,8 @@ const qmin::ToolSpec kTool = {
     2, 1000, true, qmin::VchanTransportName(),
 };
 // clang-format on
+static_assert(qmin::qrx::kRoomyRing == 262144 && qmin::qrx::kQubesRing == 65536,
+              "--buffer-size's help states the two ring sizes");
 
 // -t/-T and their --no- forms: the last one given wins; none: a terminal decides.
 int Filter(const qmin::Args& args, const std::string& stream) {
@@ -44,8 +46,8 @@ qmin::Result<int> Run(const qmin::Args& args, qmin::Log& log) {
   options.filter_stdout = Filter(args, "stdout");
   options.filter_stderr = Filter(args, "stderr");
   if (args.Has("buffer-size")) {
-    const auto size = qmin::ParseUnsigned(args.Get("buffer-size"), 1 << 24);
-    if (!size || *size < 1024) return qmin::UsageError("--buffer-size needs 1024 to 16777216");
+    const auto size = args.Number("buffer-size", {1024, 1 << 24, "bytes"}, 0);
+    if (!size) return size.error();
     options.buffer_size = *size;
   }
   if (qmin::Status names = qmin::qrx::CheckCallNames(options); !names) return names.error();

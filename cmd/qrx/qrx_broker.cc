@@ -99,6 +99,7 @@ void Broker::OnTrigger(Domain& source, Trigger trigger) {
   notices_.Notice(source.name, "call " + source.name + " -> " + trigger.target_domain + " " +
                                    trigger.service + ": " + FormatDecision(decision) +
                                    (decision.reason.empty() ? "" : " (" + decision.reason + ")"));
+  if (!decision.warning.empty()) notices_.Notice(source.name, "policy: " + decision.warning);
   OnDecision(source, trigger, decision);
 }
 
@@ -125,6 +126,10 @@ void Broker::OnDecision(Domain& source, const Trigger& trigger, const Decision& 
 }
 
 void Broker::Dispatch(Routed call) {
+  // A domain calling itself (an ask answered with the caller, dom0's qrx-call
+  // naming dom0): Qubes refuses it, and so does qrx, at once.
+  if (call.target == Named(call.source))
+    return Refuse(call.source, call.ident, call.client_fd, "a call to itself (loopback)");
   if (call.target == kAdminVmName) return RunInDom0(call);
   Domain* target = domains_.ByName(call.target);
   if (target != nullptr && target->ready()) return Route(call, *target);
@@ -141,6 +146,11 @@ void Broker::Wait(Routed call) {
       pending_.size() >= options_.max_pending_total)
     return Refuse(call.source, call.ident, call.client_fd,
                   "too many calls waiting for their targets");
+  const bool running = domains_.ByName(call.target) != nullptr;
+  if (const auto wait = BackingOff(call.target); wait && !running)
+    return Refuse(call.source, call.ident, call.client_fd,
+                  call.target + " failed to start; the next try is in " +
+                      std::to_string(wait->count()) + " s");
   const bool starting = std::any_of(pending_.begin(), pending_.end(),
                                     [&](const Pending& p) { return p.call.target == call.target; });
   const std::string target = call.target;
@@ -157,7 +167,27 @@ void Broker::Wait(Routed call) {
     Refuse(source, ident, client_fd, "its target did not come up in time");
   });
   pending_.push_back(std::move(pending));
-  if (domains_.ByName(target) == nullptr && !starting) Autostart(target);
+  if (!running && !starting) Autostart(target, Named(source));
+}
+
+// Seconds left of `target`'s back-off, or nullopt when a start may be tried.
+std::optional<std::chrono::seconds> Broker::BackingOff(const std::string& target) const {
+  const auto backoff = backoffs_.find(target);
+  if (backoff == backoffs_.end()) return std::nullopt;
+  const auto left = backoff->second.until - EventLoop::Clock::now();
+  if (left <= EventLoop::Clock::duration::zero()) return std::nullopt;
+  return std::chrono::ceil<std::chrono::seconds>(left);
+}
+
+// A start that failed refuses what waits for it, and the target's next calls
+// for a while that doubles each time (a VM that cannot start is not started
+// again on every call of a busy caller).
+void Broker::StartFailed(const std::string& target, const std::string& why) {
+  static constexpr std::chrono::seconds kLongestBackoff{60};
+  Backoff& backoff = backoffs_[target];
+  backoff.until = EventLoop::Clock::now() + backoff.next;
+  backoff.next = std::min(backoff.next * 2, kLongestBackoff);
+  RefuseWaiting(target, why);
 }
 
 void Broker::Refuse(unsigned source, const std::string& ident, int client_fd,
@@ -217,13 +247,13 @@ void Broker::RunInDom0(const Routed& call) {
   source->control->Send(EncodeServiceConnect({0, port, call.ident}));
 }
 
-void Broker::Autostart(const std::string& name) {
-  log_.Notice("starting " + name + " with " + options_.xvm_start);
+void Broker::Autostart(const std::string& name, const std::string& caller) {
+  notices_.Notice(caller, "starting " + name + " with " + options_.xvm_start);
   SpawnOptions options;
   options.argv = {options_.xvm_start, name};
   options.fds = {-1, -1, 2};
   Result<pid_t> pid = Spawn(options);
-  if (!pid) return RefuseWaiting(name, "could not start it: " + pid.error().Text());
+  if (!pid) return StartFailed(name, "could not start it: " + pid.error().Text());
   autostarts_[*pid] = name;
 }
 
@@ -241,6 +271,7 @@ void Broker::RefuseWaiting(const std::string& target, const std::string& why) {
 }
 
 void Broker::OnAgentReady(Domain& domain) {
+  backoffs_.erase(domain.name);
   std::vector<Pending> ready;
   std::erase_if(pending_, [&](Pending& pending) {
     if (pending.call.target != domain.name) return false;
@@ -319,7 +350,10 @@ void Broker::OnSignal(int signo) {
     log_.Info("stopping on signal " + std::to_string(signo));
     return loop_.Stop();
   }
-  if (signo == SIGHUP) return policy_->Reload();
+  if (signo == SIGHUP) {
+    backoffs_.clear();  // the operator may have fixed what kept a VM from starting
+    return policy_->Reload();
+  }
   Reap();
 }
 
@@ -338,8 +372,11 @@ void Broker::Reap() {
     const std::string target = start->second;
     autostarts_.erase(start);
     // A start that failed leaves nothing to wait for; a good one, the agent.
-    if (ExitStatusOf(status) != 0)
-      RefuseWaiting(target, options_.xvm_start + " exited " + std::to_string(ExitStatusOf(status)));
+    if (ExitStatusOf(status) != 0) {
+      StartFailed(target, options_.xvm_start + " exited " + std::to_string(ExitStatusOf(status)));
+    } else {
+      backoffs_.erase(target);
+    }
   }
 }
 

@@ -58,6 +58,12 @@ class Broker {
     std::string requested;  ///< what the caller asked for, for dom0's services
     int client_fd = -1;     ///< dom0's qrx-call, or -1
   };
+  /// A target whose last start failed: its calls are refused at once until
+  /// `until`; each failure doubles the wait, from 1 s to at most 60 s.
+  struct Backoff {
+    EventLoop::Clock::time_point until;
+    std::chrono::seconds next{1};
+  };
   struct Pending {  ///< a call waiting for its target's agent
     Routed call;
     EventLoop::TimerId timeout = 0;
@@ -71,7 +77,9 @@ class Broker {
   void Refuse(unsigned source, const std::string& ident, int client_fd, const std::string& why);
   void Route(const Routed& call, Domain& target);
   void RunInDom0(const Routed& call);
-  void Autostart(const std::string& name);
+  void Autostart(const std::string& name, const std::string& caller);
+  void StartFailed(const std::string& target, const std::string& why);
+  std::optional<std::chrono::seconds> BackingOff(const std::string& target) const;
   void RefuseWaiting(const std::string& target, const std::string& why);
   void OnAgentReady(Domain& domain);
   void OnDomainGone(const Domain& domain);
@@ -93,6 +101,7 @@ class Broker {
   std::map<std::uint32_t, std::pair<unsigned, unsigned>> ports_;  ///< port -> its two domains
   std::vector<Pending> pending_;
   std::map<pid_t, std::string> autostarts_;    ///< xvm-start runs -> their target
+  std::map<std::string, Backoff> backoffs_;    ///< targets whose start failed
   std::map<pid_t, std::uint32_t> dom0_calls_;  ///< dom0's call processes -> their port
   std::map<unsigned, TokenBucket> budgets_;    ///< requests each domain may still make
   LogLimiter notices_;
