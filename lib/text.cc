@@ -1,11 +1,6 @@
 #include "text.h"
 
 namespace qmin {
-namespace {
-
-constexpr std::size_t kMaxQuoted = 80;
-
-}  // namespace
 
 std::optional<std::uint64_t> ParseUnsigned(std::string_view text, std::uint64_t max) {
   if (text.empty() || text.size() > 20) return std::nullopt;
@@ -55,10 +50,10 @@ std::string SanitizeName(std::string_view text, std::string_view extra) {
 
 bool IsSafeName(std::string_view text) { return text != "." && text != ".." && IsNameText(text); }
 
-std::string QuoteForMessage(std::string_view text) {
+std::string QuoteForMessage(std::string_view text, std::size_t max) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string quoted = "\"";
-  for (std::size_t i = 0; i < text.size() && i < kMaxQuoted; ++i) {
+  for (std::size_t i = 0; i < text.size() && i < max; ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
       quoted.push_back(static_cast<char>(c));
@@ -67,7 +62,7 @@ std::string QuoteForMessage(std::string_view text) {
       quoted.push_back(kHex[c & 0xf]);
     }
   }
-  if (text.size() > kMaxQuoted) quoted.append("...");
+  if (text.size() > max) quoted.append("...");
   quoted.push_back('"');
   return quoted;
 }

@@ -3,6 +3,7 @@
 #ifndef QMIN_LIB_TEXT_H_
 #define QMIN_LIB_TEXT_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,8 +34,10 @@ std::string SanitizeName(std::string_view text, std::string_view extra);
 bool IsSafeName(std::string_view text);
 
 /// Quotes text for a message: printable ASCII kept, the rest as \xHH, cut
-/// after 80 bytes, so that hostile input cannot forge log lines.
-std::string QuoteForMessage(std::string_view text);
+/// after `max` bytes, so that hostile input cannot forge log lines. This is
+/// the one way text from a VM, from xenstore or from xl reaches a message.
+inline constexpr std::size_t kMaxQuoted = 80;
+std::string QuoteForMessage(std::string_view text, std::size_t max = kMaxQuoted);
 
 }  // namespace qmin
 

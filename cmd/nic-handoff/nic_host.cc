@@ -147,8 +147,7 @@ Result<unsigned> XenNetVm::Start(const std::string& name) {
   for (std::string_view line : Split(*printed, '\n')) {
     const std::size_t space = line.find(' ');
     if (space == std::string_view::npos || line.substr(0, space) != name) continue;
-    if (const auto domid = ParseDomainId(line.substr(space + 1)))
-      return *domid;
+    if (const auto domid = ParseDomainId(line.substr(space + 1))) return *domid;
   }
   return InvalidError("start " + name, xvm_start_ + " did not say its domain ID");
 }
@@ -193,7 +192,7 @@ Result<NetVmControl::Vif> XenNetVm::AwaitVif(unsigned domid) {
       if (status.state == VifStatus::State::kFailed)
         return Error{ExitCode::kTemporary,
                      "connect dom0's vif towards domain " + std::to_string(domid),
-                     "its hotplug failed: " + status.error, EIO};
+                     "its hotplug failed: " + QuoteForMessage(status.error), EIO};
       Result<std::string> ip = xs->Read(path + "/ip");
       if (status.state == VifStatus::State::kConnected && ip) {
         Result<std::vector<IpAddress>> addresses = ParseAddressList(*ip);

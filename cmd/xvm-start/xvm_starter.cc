@@ -5,12 +5,17 @@
 #include <algorithm>
 
 #include "qrx_proto.h"
+#include "text.h"
 #include "vchan.h"
 #include "xen_host.h"
 #include "xvm_run.h"
 
 namespace qmin {
 namespace {
+
+// libxl's lines and a hotplug script's error run long: a message keeps this
+// much of one.
+constexpr std::size_t kMaxXlLine = 400;
 
 // What libxl said of a failure: its first error is the cause (what follows
 // is the clean-up failing in turn), else its last line.
@@ -131,7 +136,8 @@ void Starter::OnCreated(const std::string& name, int status, const std::string& 
                             ", and Xen refuses a toolstack of another version (their domctl "
                             "interfaces differ); install the toolstack of Xen " +
                             *hypervisor);
-    return Fail(name, "xl create exited " + std::to_string(status) + ": " + Cause(said));
+    return Fail(name, "xl create exited " + std::to_string(status) + ": " +
+                          QuoteForMessage(Cause(said), kMaxXlLine));
   }
   const std::optional<unsigned> domid = FindDomain(DomainNames(), name);
   if (!domid) return Fail(name, "xl create said yes, but xenstore has no domain called " + name);
@@ -210,7 +216,7 @@ std::string Starter::Missing(const std::string& name, bool& failed) {
     const VifStatus status = ReadVifStatus(*xs_, path);
     if (status.state == VifStatus::State::kFailed) {
       failed = true;
-      return vif + "'s hotplug failed: " + status.error;
+      return vif + "'s hotplug failed: " + QuoteForMessage(status.error, kMaxXlLine);
     }
     if (status.state != VifStatus::State::kConnected)
       return vif + " (" + path + ") is not connected yet";
