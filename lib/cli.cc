@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "text.h"
+
 #ifndef QMIN_VERSION
 #define QMIN_VERSION "0.0.0"
 #endif
@@ -116,6 +118,17 @@ std::string Args::Get(std::string_view long_name, std::string fallback) const {
   return fallback;
 }
 
+Result<std::uint64_t> Args::Number(std::string_view long_name, NumberRange range,
+                                   std::uint64_t fallback) const {
+  if (!Has(long_name)) return fallback;
+  const auto value = ParseUnsigned(Get(long_name), range.max);
+  if (value && *value >= range.min) return *value;
+  std::string why = "--" + std::string(long_name) + " needs " + std::to_string(range.min) + " to " +
+                    std::to_string(range.max);
+  if (!range.unit.empty()) why += " " + std::string(range.unit);
+  return UsageError(why);
+}
+
 std::vector<std::string> Args::GetAll(std::string_view long_name) const {
   std::vector<std::string> all;
   for (const auto& entry : values_)
@@ -187,6 +200,10 @@ void WriteLine(int fd, std::string_view text) {
   line.push_back('\n');
   ssize_t ignored = write(fd, line.data(), line.size());
   (void)ignored;  // a closed stdout is not worth failing over
+}
+
+void WriteLines(int fd, const std::vector<std::string>& lines) {
+  for (const std::string& line : lines) WriteLine(fd, line);
 }
 
 int RunTool(const ToolSpec& tool, int argc, const char* const* argv, const ToolBody& body) {

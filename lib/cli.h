@@ -8,6 +8,7 @@
 #ifndef QMIN_LIB_CLI_H_
 #define QMIN_LIB_CLI_H_
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,14 @@ struct ToolSpec {
   std::string_view transport = {};
 };
 
+/// The values a number option takes, and the word that follows them in its
+/// usage error ("--wait needs 1 to 3600 seconds").
+struct NumberRange {
+  std::uint64_t min = 0;
+  std::uint64_t max = 0;
+  std::string_view unit;
+};
+
 class Args {
  public:
   bool help = false;
@@ -50,6 +59,10 @@ class Args {
   /// The last value given for an option, or `fallback`.
   std::string Get(std::string_view long_name, std::string fallback = "") const;
   std::vector<std::string> GetAll(std::string_view long_name) const;
+  /// The last value of a number option, `fallback` when it is absent. One
+  /// outside `range`, or no number, is a usage error that states the range.
+  Result<std::uint64_t> Number(std::string_view long_name, NumberRange range,
+                               std::uint64_t fallback) const;
   const std::vector<std::string>& positionals() const { return positionals_; }
 
   void Add(std::string_view long_name, std::string value);
@@ -76,6 +89,8 @@ using ToolBody = std::function<Result<int>(const Args& args, Log& log)>;
 /// Writes `text` and a newline to `fd` in one write(): a tool's output lines
 /// (plans, decisions) never interleave with another process's.
 void WriteLine(int fd, std::string_view text);
+/// Each of `lines`, a line each.
+void WriteLines(int fd, const std::vector<std::string>& lines);
 
 /// The whole life of a thin main(): make sure fds 0-2 are open, parse, handle
 /// -h/--version/usage errors, run the body, print its error, pick the code.

@@ -35,6 +35,20 @@ TEST(ParseArgsTest, ValuesInTheNextWordOrAttached) {
   EXPECT_EQ(Parse({"-w1", "-w", "2", "x"})->GetAll("wait"), (std::vector<std::string>{"1", "2"}));
 }
 
+TEST(ArgsNumberTest, InRangeOrTheFallbackElseAUsageErrorStatingTheRange) {
+  const NumberRange seconds{1, 3600, "seconds"};
+  EXPECT_EQ(*Parse({"x"})->Number("wait", seconds, 60), 60U);
+  EXPECT_EQ(*Parse({"--wait", "3600", "x"})->Number("wait", seconds, 60), 3600U);
+  for (const char* bad : {"0", "3601", "-1", "5s", ""}) {
+    const Result<std::uint64_t> number = Parse({"--wait", bad, "x"})->Number("wait", seconds, 60);
+    ASSERT_FALSE(number) << bad;
+    EXPECT_EQ(number.error().exit, ExitCode::kUsage);
+    EXPECT_EQ(number.error().reason, "--wait needs 1 to 3600 seconds");
+  }
+  EXPECT_EQ(Parse({"-w", "9", "x"})->Number("wait", {0, 8, ""}, 0).error().reason,
+            "--wait needs 0 to 8");
+}
+
 TEST(ParseArgsTest, DoubleDashEndsOptions) {
   Result<Args> args = Parse({"--", "-n"});
   ASSERT_TRUE(args);

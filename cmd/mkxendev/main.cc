@@ -30,16 +30,13 @@ qmin::Result<int> Run(const qmin::Args& args, qmin::Log& log) {
   options.proc = args.Get("proc", options.proc);
   options.sys = args.Get("sys", options.sys);
   options.mount = !args.Has("no-mount");
-  if (args.Has("wait")) {
-    const auto seconds = qmin::ParseUnsigned(args.Get("wait"), 3600);
-    if (!seconds) return qmin::UsageError("--wait needs whole seconds from 0 to 3600");
-    options.wait_seconds = static_cast<unsigned>(*seconds);
-  }
+  const auto seconds = args.Number("wait", {0, 3600, "seconds"}, options.wait_seconds);
+  if (!seconds) return seconds.error();
+  options.wait_seconds = static_cast<unsigned>(*seconds);
   qmin::Result<qmin::MkxendevPlan> plan = qmin::PlanMkxendev(options);
   if (!plan) return plan.error();
   if (args.Has("dry-run")) {
-    for (const std::string& line : qmin::DescribeMkxendevPlan(*plan))
-      qmin::WriteLine(STDOUT_FILENO, line);
+    qmin::WriteLines(STDOUT_FILENO, qmin::DescribeMkxendevPlan(*plan));
   } else {
     qmin::Status applied =
         qmin::ApplyMkxendev(*plan, [&](const std::string& line) { log.Info(line); });

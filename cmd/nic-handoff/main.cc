@@ -57,8 +57,8 @@ qmin::Result<int> Run(const qmin::Args& args, qmin::Log& log) {
   if (!command) return command.error();
   options.state = args.Get("state", options.state);
   options.dry_run = args.Has("dry-run");
-  const auto wait = qmin::ParseUnsigned(args.Get("wait", "60"), 3600);
-  if (!wait || *wait == 0) return qmin::UsageError("--wait needs 1 to 3600 seconds");
+  const auto wait = args.Number("wait", {1, 3600, "seconds"}, 60);
+  if (!wait) return wait.error();
   qmin::Result<qmin::Netlink> netlink = qmin::Netlink::Open();
   if (!netlink) return netlink.error();
   qmin::RealSysfs sysfs(args.Get("sysfs", "/sys"));
@@ -73,7 +73,7 @@ qmin::Result<int> Run(const qmin::Args& args, qmin::Log& log) {
   if (!lines) return lines.error();
   if (options.dry_run || *command == qmin::HandoffCommand::kStatus ||
       *command == qmin::HandoffCommand::kRestore)
-    for (const std::string& line : *lines) qmin::WriteLine(STDOUT_FILENO, line);
+    qmin::WriteLines(STDOUT_FILENO, *lines);
   return 0;
 }
 

@@ -1,7 +1,10 @@
 // qrx-agent: runs qrexec services in a VM for qrx-broker, and forwards the
 // calls of qrx-call.
+#include <unistd.h>
+
 #include "cli.h"
-#include "event_loop.h"
+#include "daemon.h"
+#include "files.h"
 #include "qrx_agent.h"
 #include "text.h"
 #include "vchan.h"
@@ -29,27 +32,33 @@ qmin::Result<qmin::qrx::AgentOptions> Options(const qmin::Args& args) {
   qmin::qrx::AgentOptions options;
   options.socket_path = args.Get("agent-socket", options.socket_path);
   if (args.Has("rpc-dir")) options.runner.rpc_dirs = args.GetAll("rpc-dir");
-  if (args.Has("max-pending")) {
-    const auto count = qmin::ParseUnsigned(args.Get("max-pending"), 4096);
-    if (!count || *count == 0) return qmin::UsageError("--max-pending needs 1 to 4096");
-    options.max_pending = *count;
-  }
+  const auto count = args.Number("max-pending", {1, 4096, ""}, options.max_pending);
+  if (!count) return count.error();
+  options.max_pending = *count;
   return options;
+}
+
+// -n: the options are good; a services directory that is missing is said
+// (one named by --rpc-dir, or every default one: then no call can run).
+int Check(const qmin::qrx::AgentOptions& options, bool named, const qmin::Log& log) {
+  std::size_t present = 0;
+  for (const std::string& dir : options.runner.rpc_dirs) {
+    if (qmin::IsDirectory(dir)) {
+      ++present;
+    } else if (named) {
+      log.Warning("services directory " + dir + " is missing");
+    }
+  }
+  if (present == 0) log.Warning("no services directory exists: every call here will end 127");
+  qmin::WriteLine(STDOUT_FILENO, "configuration OK");
+  return 0;
 }
 
 qmin::Result<int> Run(const qmin::Args& args, qmin::Log& log) {
   qmin::Result<qmin::qrx::AgentOptions> options = Options(args);
   if (!options) return options.error();
-  if (args.Has("check")) return 0;
-  // Until it runs, what goes wrong is said on the terminal too.
-  if (!args.Has("debug")) log.set_sinks(qmin::Log::kSyslog | qmin::Log::kStderr);
-  qmin::Result<qmin::EventLoop> loop = qmin::EventLoop::Create();
-  if (!loop) return loop.error();
-  qmin::qrx::Agent agent(*loop, *options, log);
-  if (qmin::Status started = agent.Start(); !started) return started.error();
-  if (!args.Has("debug")) log.set_sinks(qmin::Log::kSyslog);
-  if (qmin::Status ran = loop->Run(); !ran) return ran.error();
-  return 0;
+  if (args.Has("check")) return Check(*options, args.Has("rpc-dir"), log);
+  return qmin::RunDaemon<qmin::qrx::Agent>(args, log, std::move(*options));
 }
 
 }  // namespace

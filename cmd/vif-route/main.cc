@@ -47,8 +47,7 @@ qmin::Result<int> Run(const qmin::Args& args, qmin::Log& log) {
   if (!options.dry_run) log.set_sinks(qmin::Log::kStderr | qmin::Log::kSyslog);
   qmin::Result<std::vector<std::string>> plan = qmin::RunVifRoute(options, log);
   if (!plan) return plan.error();
-  if (options.dry_run)
-    for (const std::string& line : *plan) qmin::WriteLine(STDOUT_FILENO, line);
+  if (options.dry_run) qmin::WriteLines(STDOUT_FILENO, *plan);
   return 0;
 }
 

@@ -38,11 +38,9 @@ qmin::Result<qmin::XvmOptions> Options(const qmin::Args& args) {
   options.stop = args.Has("stop");
   options.all = args.Has("all");
   options.dry_run = args.Has("dry-run");
-  if (args.Has("timeout")) {
-    const auto seconds = qmin::ParseUnsigned(args.Get("timeout"), 3600);
-    if (!seconds || *seconds == 0) return qmin::UsageError("--timeout needs 1 to 3600 seconds");
-    options.stop_timeout = static_cast<unsigned>(*seconds);
-  }
+  const auto seconds = args.Number("timeout", {1, 3600, "seconds"}, options.stop_timeout);
+  if (!seconds) return seconds.error();
+  options.stop_timeout = static_cast<unsigned>(*seconds);
   const bool named = !options.names.empty();
   if (options.stop ? (options.autostart || named == options.all)
                    : (options.all || named == options.autostart))
@@ -60,7 +58,7 @@ qmin::Result<int> Run(const qmin::Args& args, qmin::Log& log) {
   qmin::Result<std::vector<std::string>> plan = qmin::PlanXvm(*options, *vms);
   if (!plan) return plan.error();
   if (options->dry_run) {
-    for (const std::string& name : *plan) qmin::WriteLine(STDOUT_FILENO, name);
+    qmin::WriteLines(STDOUT_FILENO, *plan);
     return 0;
   }
   return qmin::RunXvm(*options, *vms, *plan, log, [](const std::string& name, unsigned domid) {

@@ -69,7 +69,7 @@ nothing_made() {
 	assert_equal "$(head -n 1 <<<"$stderr")" "mkxendev: usage: unknown option --frobnicate"
 	run --separate-stderr "$MKXENDEV" --wait soon
 	assert_failure 100
-	assert_equal "$(head -n 1 <<<"$stderr")" "mkxendev: usage: --wait needs whole seconds from 0 to 3600"
+	assert_equal "$(head -n 1 <<<"$stderr")" "mkxendev: usage: --wait needs 0 to 3600 seconds"
 	run "$MKXENDEV" extra
 	assert_failure 100
 }
@@ -340,12 +340,11 @@ nothing_made() {
 @test "--wait running out: the nodes that exist are made, exit 111 names the absent" {
 	requires root
 	grep -v -e privcmd -e gntdev "$FIXTURES/mkxendev/misc" >"$PROC/misc"
-	local start=$SECONDS
-	mkx --wait 1
+	# A wait that never ended would be cut off by timeout (exit 124).
+	run_logged timeout 30 "$MKXENDEV" --root "$ROOT" --proc "$PROC" --sys "$SYS" --wait 1
 	assert_failure 111
 	assert_output "mkxendev: fatal: unable to find xen/gntdev, xen/privcmd in $PROC/misc: not there after 1 s"
 	[ -c "$ROOT/dev/xen/evtchn" ]
-	[ $((SECONDS - start)) -lt 5 ] || fail "waited $((SECONDS - start)) s for a 1 s wait"
 }
 
 @test "without --wait, absent devices are not an error" {

@@ -143,7 +143,7 @@ evil() {
 	VCHAN_DOMAIN=7 "$QMIN_SIM_BIN/qrx-agent" -d --agent-socket "$QRX/run/qubes/agent.sock" 2>"$QRX/hup.log" 3>&- &
 	local agent=$!
 	QRX_PIDS+=("$agent")
-	until [ -S "$QRX/run/qubes/agent.sock" ]; do sleep 0.02; done
+	wait_until 10 test -S "$QRX/run/qubes/agent.sock"
 	assert_equal "$(stat -c %a "$QRX/run/qubes")" 755
 	kill -HUP "$agent"
 	wait_for_line "$QRX/hup.log" "SIGHUP: nothing to reload" 5
@@ -155,11 +155,13 @@ evil() {
 	run env VCHAN_DOMAIN=0 "$QMIN_TEST_BIN/qrx-dom0" 6 'root:echo "$USER runs $0"; exit 4'
 	assert_failure 4
 	assert_output "root runs /bin/sh"
-	local started=$EPOCHSECONDS
-	run env VCHAN_DOMAIN=0 "$QMIN_TEST_BIN/qrx-dom0" --just --port 601 6 "root:sleep 2; touch $QRX/later"
+	# The command waits for a go the test gives only after the call has
+	# returned: a JUST_EXEC that waited for its command would never return.
+	run timeout 10 env VCHAN_DOMAIN=0 "$QMIN_TEST_BIN/qrx-dom0" --just --port 601 6 \
+		"root:for i in \$(seq 200); do [ -e $QRX/go ] && break; sleep 0.05; done; touch $QRX/later"
 	assert_success
-	[ $((EPOCHSECONDS - started)) -le 1 ] || fail "JUST_EXEC waited for the command"
-	[ ! -e "$QRX/later" ] || fail "JUST_EXEC ran before it answered?"
+	[ ! -e "$QRX/later" ] || fail "the command ran before it was let go"
+	touch "$QRX/go"
 	local tries=0
 	until [ -e "$QRX/later" ]; do
 		tries=$((tries + 1))
@@ -187,6 +189,22 @@ evil() {
 		assert_output closed
 		honest_call
 	done
+}
+
+@test "-n says configuration OK, and warns of a missing services directory" {
+	mkdir -p "$BATS_TEST_TMPDIR/rpc"
+	run --separate-stderr "$QMIN_SIM_BIN/qrx-agent" -n --rpc-dir "$BATS_TEST_TMPDIR/rpc"
+	assert_success
+	assert_output "configuration OK"
+	assert_equal "$stderr" ""
+	run --separate-stderr "$QMIN_SIM_BIN/qrx-agent" -n --rpc-dir "$BATS_TEST_TMPDIR/rpc" --rpc-dir "$BATS_TEST_TMPDIR/none"
+	assert_success
+	assert_equal "$stderr" "qrx-agent: warning: services directory $BATS_TEST_TMPDIR/none is missing"
+	run --separate-stderr "$QMIN_SIM_BIN/qrx-agent" -n --rpc-dir "$BATS_TEST_TMPDIR/none"
+	assert_success
+	assert_output "configuration OK"
+	assert_equal "$stderr" "qrx-agent: warning: services directory $BATS_TEST_TMPDIR/none is missing
+qrx-agent: warning: no services directory exists: every call here will end 127"
 }
 
 @test "the agent caps callers waiting for the broker" {
@@ -233,7 +251,7 @@ evil() {
 	done
 	honest_call
 	local pid
-	for pid in "${callers[@]}"; do wait "$pid" || true; done
+	for pid in "${callers[@]}"; do wait_exit 120 "$pid" || true; done
 	# Sixteen waited and were refused after the timeout; the seventeenth at once.
 	assert_equal "$(cat "$QRX"/rc.* | sort | uniq -c | tr -s ' ')" " 17 126"
 	assert_equal "$(grep -c 'refused: too many calls waiting' "$QRX/broker.log")" 1
