@@ -46,6 +46,7 @@ TEST_SRCS := lib/cli_test.cc lib/device_nodes_test.cc lib/error_test.cc lib/even
              lib/qrx_data_test.cc lib/qrx_proto_test.cc lib/qrx_service_test.cc lib/rate_limit_test.cc \
              lib/text_test.cc lib/vchan_socket_test.cc lib/vm_facts_test.cc lib/xenstore_test.cc \
              cmd/mkxendev/mkxendev_test.cc cmd/nic-handoff/nic_handoff_test.cc \
+             cmd/vif-route/vif_route_test.cc cmd/xvm-start/xvm_graph_test.cc \
              test/fakes/xenstore_tree_test.cc $(SLIM_RUNTIME_SRCS:%.cc=%_test.cc)
 FAKE_TOOLS := xenstored-fake xsctl socket-service qrx-hostile qrx-dom0 stdin-socket
 FAKE_LIB_SRCS := test/fakes/xenstore_tree.cc test/fakes/xenstore_wire.cc

@@ -35,6 +35,21 @@ check_only=0
 
 say() { printf 'demo: %s\n' "$*"; }
 
+# However the run ends (poweroff, a failed check, Ctrl-C, a kill), QEMU and
+# the HTTP server end with it, and the terminal is given back as it was.
+qemu_pid='' server='' typist='' saved_tty=''
+cleanup() {
+	local pid
+	for pid in "$typist" "$qemu_pid" "$server"; do
+		[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	done
+	[ -n "$saved_tty" ] && stty "$saved_tty" 2>/dev/null
+	return 0
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT
+trap 'say "terminated"; exit 143' TERM
+
 elapsed() { # seconds since an $EPOCHREALTIME, with tenths
 	local now=${EPOCHREALTIME/./} then=${1/./}
 	local tenths=$(((now - then) / 100000))
@@ -247,14 +262,15 @@ powered_off() {
 # Hands the console to the operator until dom0 powers off.
 hand_over() {
 	say "you are at dom0's shell on hvc0; type poweroff to end the demo"
-	local saved typist
-	saved=$(stty -g 2>/dev/null)
+	saved_tty=$(stty -g 2>/dev/null)
 	stty raw -echo 2>/dev/null
 	cat </dev/tty >&3 &
 	typist=$!
 	wait "$qemu_pid"
 	kill "$typist" 2>/dev/null
-	[ -n "$saved" ] && stty "$saved"
+	typist=''
+	[ -n "$saved_tty" ] && stty "$saved_tty"
+	saved_tty=''
 	echo
 }
 
@@ -307,6 +323,7 @@ main() {
 	fi
 	exec 3>&-
 	kill "$server" 2>/dev/null
+	server=''
 	wait 2>/dev/null
 	echo "1..$tap_number"
 	if [ "$failed" -eq 0 ]; then say "PASS"; else say "FAIL"; fi

@@ -27,8 +27,7 @@ Result<std::map<unsigned, std::string>> ReadDomainNames(const Xenstore& xs) {
     const auto id = ParseDomainId(text);
     if (!id || *id == 0) continue;
     Result<std::string> name = xs.Read("/local/domain/" + text + "/name");
-    if (name && IsValidVmName(*name) && *name != kAdminVmName)
-      names[*id] = *name;
+    if (name && IsValidVmName(*name) && *name != kAdminVmName) names[*id] = *name;
   }
   return names;
 }

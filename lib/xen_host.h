@@ -14,7 +14,6 @@
 
 namespace qmin {
 
-
 /// domid -> name of every domain xenstore has a name for, dom0 aside.
 Result<std::map<unsigned, std::string>> ReadDomainNames(const Xenstore& xs);
 

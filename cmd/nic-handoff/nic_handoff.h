@@ -35,12 +35,14 @@ struct NicRecord {
   std::string gateway;            ///< the net-vm's address on that vif
   std::vector<std::string> done;  ///< the steps taken, in order
 };
+
 /// Every step a handoff may take, by the name its state file records. The set
 /// is closed: a state file naming any other step is refused when it is read,
 /// so a typo is never "restored" by doing nothing.
 inline constexpr std::string_view kStepNames[] = {
-    "routes", "addresses",  "down",  "unbind", "override", "slot",          "pciback",
-    "quarantine", "reset", "driver-path", "netvm", "vif", "vif-addresses", "default-route"};
+    "routes", "addresses", "down",          "unbind",       "override",
+    "slot",   "pciback",   "quarantine",    "reset",        "driver-path",
+    "netvm",  "vif",       "vif-addresses", "default-route"};
 bool IsStepName(std::string_view name);
 
 std::string FormatRecord(const NicRecord& record);

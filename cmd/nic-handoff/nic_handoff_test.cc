@@ -375,8 +375,8 @@ TEST(NicRecordTest, AStepOutsideTheClosedSetIsRefusedNotRestored) {
   ASSERT_FALSE(typo);
   EXPECT_EQ(typo.error().Text(), "read state line 3: unknown step routs");
   for (std::string_view name : kStepNames)
-    EXPECT_TRUE(ParseRecord("iface=eth0\nbdf=0000:00:03.0\ndone=" + std::string(name) + "\n",
-                            "state"))
+    EXPECT_TRUE(
+        ParseRecord("iface=eth0\nbdf=0000:00:03.0\ndone=" + std::string(name) + "\n", "state"))
         << name;
 }
 

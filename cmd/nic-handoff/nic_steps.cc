@@ -26,7 +26,9 @@ std::string Pciback(const std::string& file) { return std::string(kPcibackDir) +
 
 // A name outside kStepNames: neither done nor undone, and said so.
 Handoff::Step Handoff::UnknownStep(const std::string& name) {
-  const auto refuse = [name]() -> Status { return InvalidError("take step " + name, "no such step"); };
+  const auto refuse = [name]() -> Status {
+    return InvalidError("take step " + name, "no such step");
+  };
   return {name, "unknown step " + name, refuse, refuse};
 }
 
@@ -55,8 +57,8 @@ Handoff::Step Handoff::LinkStep(const std::string& name) {
     return {name, "move " + iface + "'s addresses to the vif, as /32",
             [this] { return AddVifAddresses(); }, [this] { return DeleteVifAddresses(); }};
   if (name == "default-route")
-    return {name, "route by default through " + record_.netvm,
-            [this] { return AddDefaultRoute(); }, [this] { return DeleteDefaultRoute(); }};
+    return {name, "route by default through " + record_.netvm, [this] { return AddDefaultRoute(); },
+            [this] { return DeleteDefaultRoute(); }};
   return UnknownStep(name);
 }
 

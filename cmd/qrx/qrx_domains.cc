@@ -64,8 +64,7 @@ void DomainTable::OnWatchEvents() {
     if (event.token == kDomainsToken) {
       rescan = true;
     } else if (event.token.rfind(kAgentToken, 0) == 0) {
-      const auto id =
-          ParseDomainId(std::string_view(event.token).substr(sizeof kAgentToken - 1));
+      const auto id = ParseDomainId(std::string_view(event.token).substr(sizeof kAgentToken - 1));
       Domain* domain = id ? Find(*id) : nullptr;
       if (domain != nullptr && !domain->control && domain->retry == 0) TryConnect(domain->id);
     }

@@ -35,8 +35,7 @@ bool IsVifBackendPath(const std::string& path) {
   if (rest.rfind("/local/domain/", 0) == 0) {
     rest.remove_prefix(14);
     const std::size_t slash = rest.find('/');
-    if (slash == std::string_view::npos || !ParseDomainId(rest.substr(0, slash)))
-      return false;
+    if (slash == std::string_view::npos || !ParseDomainId(rest.substr(0, slash))) return false;
     rest.remove_prefix(slash + 1);
   }
   const std::vector<std::string_view> parts = Split(rest, '/');

@@ -63,7 +63,7 @@ make_root() {
 	(cd "$ROOT/srv" && sha256sum vmlinuz net-vm.cpio.gz >../etc/xvm/SHA256SUMS)
 	# shellcheck disable=SC2016
 	stub xenstored 'pidfile=${1#--pid-file=}; /usr/sbin/xenstored-fake /run/xs.sock </dev/null >/dev/null 2>&1 & echo $! >"$pidfile"
-until [ -S /run/xs.sock ]; do sleep 0.05; done'
+for _ in $(seq 200); do [ -S /run/xs.sock ] && break; sleep 0.05; done'
 	stub xen-init-dom0 'XENSTORED_PATH=/run/xs.sock xsctl write /local/domain/0/name Domain-0'
 	stub xenconsoled 'exec sleep 100000'
 	stub mkxendev 'exit 0'

@@ -59,12 +59,7 @@ xenstore_start() {
 	export XENSTORED_PATH="$BATS_TEST_TMPDIR/xenstored.sock"
 	"$XENSTORED_FAKE" "$XENSTORED_PATH" 3>&- &
 	XENSTORED_PID=$!
-	local tries=0
-	until [ -S "$XENSTORED_PATH" ]; do
-		tries=$((tries + 1))
-		[ "$tries" -lt 100 ] || fail "xenstored-fake did not start"
-		sleep 0.05
-	done
+	wait_until 5 test -S "$XENSTORED_PATH"
 }
 
 xenstore_stop() {
@@ -122,6 +117,33 @@ vm_definitions() {
 	done
 }
 
+# wait_until SECONDS COMMAND...: runs COMMAND until it succeeds; the test
+# fails once SECONDS have passed. Every wait in the suite has such a limit.
+wait_until() {
+	local seconds=$1 tries=0
+	shift
+	until "$@"; do
+		tries=$((tries + 1))
+		[ "$tries" -lt $((seconds * 20)) ] || fail "not within $seconds s: $*"
+		sleep 0.05
+	done
+}
+
+# wait_exit SECONDS PID...: waits for each process to end and fails with the
+# first one that failed; a process still running after SECONDS fails the test
+# (and is killed, so that nothing outlives the test).
+wait_exit() {
+	local seconds=$1 pid
+	shift
+	for pid in "$@"; do
+		if ! wait_until "$seconds" eval "! kill -0 $pid 2>/dev/null"; then
+			kill -9 "$pid" 2>/dev/null
+			return 1
+		fi
+		wait "$pid" || return
+	done
+}
+
 # wait_for_line FILE PATTERN [SECONDS]: waits until FILE has a line matching
 # the extended regular expression PATTERN.
 wait_for_line() {
@@ -162,7 +184,7 @@ qrx_agent() {
 		--rpc-dir "$QRX/rpc.$2" 2>>"$QRX/agent.$2.log" 3>&- &
 	QRX_PIDS+=($!)
 	eval "QRX_AGENT_PID_${2//-/_}=$!"
-	until [ -S "$QRX/agent.$2.sock" ]; do sleep 0.02; done
+	wait_until 10 test -S "$QRX/agent.$2.sock"
 }
 
 # qrx_broker: starts the broker; waits until every domain's agent is connected.

@@ -150,8 +150,7 @@ nothing_left() {
 	local first=$!
 	ip netns exec "$D0" env vif=vif5.1 XENBUS_PATH=backend/vif/5/1 "$VIF_ROUTE" --state-dir "$STATE" online type_if=vif 3>&- &
 	local second=$!
-	wait "$first"
-	wait "$second"
+	wait_exit 30 "$first" "$second"
 	assert_equal "$(ip -n "$D0" route show dev vif5.0)" "10.137.0.5 proto static scope link linkdown "
 	assert_equal "$(ip -n "$D0" route show dev vif5.1)" "10.137.0.6 proto static scope link linkdown "
 	assert_equal "$(xs_key 5/0 hotplug-status)" connected

@@ -102,7 +102,7 @@ teardown() {
 	"$XSCTL" write /local/domain/5/name net-vm
 	"$XSCTL" write /local/domain/6/name other
 	"$XSCTL" rm /local/domain/5
-	wait "$watcher"
+	wait_exit 10 "$watcher"
 	run cat "$BATS_TEST_TMPDIR/events"
 	assert_output - <<-EVENTS
 		/local/domain/5 xsctl
@@ -120,7 +120,7 @@ teardown() {
 	"$XSCTL" introduce 7
 	[ -S "$XENSTORED_PATH.d7" ]
 	"$XSCTL" release 7
-	wait "$in" "$out"
+	wait_exit 10 "$in" "$out"
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/in")" "$(printf '@introduceDomain xsctl\n@introduceDomain xsctl')"
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" "$(printf '@releaseDomain xsctl\n@releaseDomain xsctl')"
 	[ ! -e "$XENSTORED_PATH.d7" ]

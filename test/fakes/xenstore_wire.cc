@@ -362,8 +362,7 @@ void Server::Dispatch(Connection& connection, std::uint32_t type, std::uint32_t 
         return ReplyError(connection, req_id, tx_id, EACCES);
       if (type == XS_GET_DOMAIN_PATH) reply = "/local/domain/" + std::to_string(*domid) + '\0';
       if (type == XS_IS_DOMAIN_INTRODUCED)
-        reply = IsIntroduced(*domid) ? std::string("T\0", 2)
-                                                            : std::string("F\0", 2);
+        reply = IsIntroduced(*domid) ? std::string("T\0", 2) : std::string("F\0", 2);
       // As in xenstored, the domain exists (and its watches fire) before the
       // reply, so a caller can use the domain's socket once it has the reply.
       if (type == XS_INTRODUCE) Introduce(*domid);
