@@ -61,13 +61,20 @@ void ReadFacts(Reader& reader, VmFacts& facts) {
   }
 }
 
-// backend=NAME in a vif spec ("key=value,key=value"); dom0 by default.
+// backend=NAME in a vif spec, read as xl reads it: pairs KEY=VALUE split at
+// commas, empty pairs skipped, the blanks that start a pair dropped (so
+// "ip=..., backend=net-vm" is backed by net-vm); dom0 by default.
 VifSpec ReadVif(Reader& reader, const std::string& spec) {
   VifSpec vif;
   for (std::string_view part : Split(spec, ',')) {
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
     const std::size_t equals = part.find('=');
-    if (equals != std::string_view::npos && part.substr(0, equals) == "backend")
-      vif.backend = part.substr(equals + 1);
+    if (equals == std::string_view::npos) continue;
+    const std::string_view key = part.substr(0, equals), value = part.substr(equals + 1);
+    if (key == "backend") vif.backend = value;
+    if (key == "ip")
+      for (std::string_view ip : Split(value, ' '))
+        if (!ip.empty()) vif.ips.emplace_back(ip);
   }
   if (vif.backend == kAdminVmName) vif.backend.clear();
   if (!vif.backend.empty() && !IsValidVmName(vif.backend))

@@ -32,7 +32,8 @@ enum class DomainType { kPv, kPvh, kHvm };
 enum class WaitFor { kRunning, kHotplug, kQrx };
 
 struct VifSpec {
-  std::string backend;  ///< backend=NAME, or "" for dom0
+  std::string backend;           ///< backend=NAME, or "" for dom0
+  std::vector<std::string> ips;  ///< ip=, its space-separated addresses as written
 };
 
 struct VmDefinition {

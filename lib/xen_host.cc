@@ -32,6 +32,18 @@ Result<std::map<unsigned, std::string>> ReadDomainNames(const Xenstore& xs) {
   return names;
 }
 
+Result<DomainWatch> WatchDomains(const std::string& token) {
+  Result<Xenstore> xs = Xenstore::Open();
+  if (!xs) return xs.error();
+  Result<XenstoreWatcher> watcher = XenstoreWatcher::Open();
+  if (!watcher) return watcher.error();
+  DomainWatch watch{std::make_unique<Xenstore>(std::move(*xs)),
+                    std::make_unique<XenstoreWatcher>(std::move(*watcher))};
+  for (const char* path : {"@introduceDomain", "@releaseDomain"})
+    if (Status watched = watch.watcher->Watch(path, token); !watched) return watched.error();
+  return watch;
+}
+
 std::optional<unsigned> FindDomain(const std::map<unsigned, std::string>& names,
                                    const std::string& name) {
   for (const auto& [id, known] : names)

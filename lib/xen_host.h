@@ -6,16 +6,27 @@
 #define QMIN_LIB_XEN_HOST_H_
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "error.h"
 #include "xenstore.h"
+#include "xenstore_watcher.h"
 
 namespace qmin {
 
 /// domid -> name of every domain xenstore has a name for, dom0 aside.
 Result<std::map<unsigned, std::string>> ReadDomainNames(const Xenstore& xs);
+
+/// A xenstore connection, and a watcher that fires with `token` whenever a
+/// domain comes or goes (@introduceDomain, @releaseDomain): how a daemon
+/// follows the domains by itself.
+struct DomainWatch {
+  std::unique_ptr<Xenstore> xs;
+  std::unique_ptr<XenstoreWatcher> watcher;
+};
+Result<DomainWatch> WatchDomains(const std::string& token);
 
 /// The domain called `name`, if there is one.
 std::optional<unsigned> FindDomain(const std::map<unsigned, std::string>& names,

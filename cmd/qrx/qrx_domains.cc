@@ -22,14 +22,10 @@ DomainTable::DomainTable(EventLoop& loop, Log& log, Callbacks callbacks)
     : loop_(loop), log_(log), callbacks_(std::move(callbacks)) {}
 
 Status DomainTable::Start() {
-  Result<Xenstore> xs = Xenstore::Open();
-  if (!xs) return xs.error();
-  xs_ = std::make_unique<Xenstore>(std::move(*xs));
-  Result<XenstoreWatcher> watcher = XenstoreWatcher::Open();
-  if (!watcher) return watcher.error();
-  watcher_ = std::make_unique<XenstoreWatcher>(std::move(*watcher));
-  for (const char* path : {"@introduceDomain", "@releaseDomain"})
-    if (Status watched = watcher_->Watch(path, kDomainsToken); !watched) return watched;
+  Result<DomainWatch> watch = WatchDomains(kDomainsToken);
+  if (!watch) return watch.error();
+  xs_ = std::move(watch->xs);
+  watcher_ = std::move(watch->watcher);
   if (Status status =
           loop_.Add(watcher_->fd(), EPOLLIN, [this](std::uint32_t) { OnWatchEvents(); });
       !status)

@@ -1,6 +1,8 @@
 #include "xvm_graph.h"
 
 #include <algorithm>
+#include <cctype>
+#include <map>
 #include <set>
 
 namespace qmin {
@@ -28,7 +30,35 @@ Status Visit(const VmMap& vms, const std::string& name, std::vector<std::string>
   return {};
 }
 
+// Two VMs with one address would route it both ways; two with one device
+// would fight over it (and the second passthrough fails half way).
+Status CheckClaims(const VmMap& vms) {
+  std::map<std::string, std::string> owners;  // "ip=A" or "pci=BDF" -> the VM
+  const auto claim = [&](const std::string& what, const std::string& name) -> Status {
+    const auto [owner, fresh] = owners.emplace(what, name);
+    if (fresh || owner->second == name) return {};
+    return GraphError(owner->second + " and " + name + " both give " + what);
+  };
+  for (const auto& [name, vm] : vms) {
+    for (const VifSpec& vif : vm.vifs)
+      for (const std::string& ip : vif.ips)
+        if (Status status = claim("ip=" + ip, name); !status) return status;
+    for (const std::string& entry : vm.pci)
+      if (Status status = claim("pci=" + PciDevice(entry), name); !status) return status;
+  }
+  return {};
+}
+
 }  // namespace
+
+std::string PciDevice(const std::string& entry) {
+  std::string device = entry.substr(0, entry.find_first_of(",@"));
+  std::transform(device.begin(), device.end(), device.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  // dddd:bb:dd.f, or bb:dd.f in PCI domain 0
+  if (std::count(device.begin(), device.end(), ':') == 1) device = "0000:" + device;
+  return device;
+}
 
 Status CheckGraph(const VmMap& vms) {
   for (const auto& [name, vm] : vms) {
@@ -45,7 +75,7 @@ Status CheckGraph(const VmMap& vms) {
     std::vector<std::string> path;
     if (Status status = Visit(vms, name, path, done, order); !status) return status;
   }
-  return {};
+  return CheckClaims(vms);
 }
 
 Result<std::vector<std::string>> StartOrder(const VmMap& vms,

@@ -11,7 +11,7 @@ VmDefinition Vm(const std::string& name, std::vector<std::string> after = {},
   VmDefinition vm;
   vm.name = name;
   vm.after = std::move(after);
-  for (std::string& backend : backends) vm.vifs.push_back(VifSpec{std::move(backend)});
+  for (std::string& backend : backends) vm.vifs.push_back(VifSpec{std::move(backend), {}});
   vm.autostart = autostart;
   return vm;
 }
@@ -61,6 +61,30 @@ TEST(CheckGraphTest, ACycleIsNamedWhole) {
   ASSERT_FALSE(cycle);
   EXPECT_EQ(cycle.error().Text(), "order the VMs: a dependency cycle: a -> b -> c -> a");
   EXPECT_FALSE(StartOrder(Map({Vm("a", {"a"})}), {"a"}));
+}
+
+TEST(CheckGraphTest, TwoVmsWithOneAddressOrOneDeviceAreRefused) {
+  VmDefinition a = Vm("a", {}, {""});
+  VmDefinition b = Vm("b", {}, {""});
+  a.vifs[0].ips = {"10.137.0.10"};
+  b.vifs[0].ips = {"10.137.0.11", "10.137.0.10"};
+  EXPECT_EQ(CheckGraph(Map({a, b})).error().Text(),
+            "order the VMs: a and b both give ip=10.137.0.10");
+  b.vifs[0].ips = {"10.137.0.11"};
+  EXPECT_TRUE(CheckGraph(Map({a, b})));
+  a.pci = {"0000:00:03.0"};
+  b.pci = {"00:03.0,permissive=1"};
+  EXPECT_EQ(CheckGraph(Map({a, b})).error().Text(),
+            "order the VMs: a and b both give pci=0000:00:03.0");
+  b.pci = {"0000:00:04.0"};
+  EXPECT_TRUE(CheckGraph(Map({a, b})));
+}
+
+TEST(PciDeviceTest, TheDeviceAnEntryNames) {
+  EXPECT_EQ(PciDevice("0000:00:03.0"), "0000:00:03.0");
+  EXPECT_EQ(PciDevice("00:1F.2"), "0000:00:1f.2");
+  EXPECT_EQ(PciDevice("0000:03:00.0,permissive=1,msitranslate=0"), "0000:03:00.0");
+  EXPECT_EQ(PciDevice("0000:03:00.0@5"), "0000:03:00.0");
 }
 
 TEST(AutostartVmsTest, ThoseWithXvmAutostartByName) {

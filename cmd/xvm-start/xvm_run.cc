@@ -21,15 +21,11 @@ XvmRun::XvmRun(EventLoop& loop, Log& log, const XvmOptions& options, const VmMap
 
 Status XvmRun::Begin() {
   if (Status status = loop_.OnSignals({SIGCHLD}, [this](int) { Reap(); }); !status) return status;
-  Result<Xenstore> xs = Xenstore::Open();
-  if (!xs) return xs.error();
-  xs_ = std::make_unique<Xenstore>(std::move(*xs));
-  Result<XenstoreWatcher> watcher = XenstoreWatcher::Open();
-  if (!watcher) return watcher.error();
-  watcher_ = std::make_unique<XenstoreWatcher>(std::move(*watcher));
   // A domain that appears matters too: xl restarts a rebooted VM as a new one.
-  for (const char* path : {"@introduceDomain", "@releaseDomain"})
-    if (Status watched = watcher_->Watch(path, kDomainsToken); !watched) return watched;
+  Result<DomainWatch> watch = WatchDomains(kDomainsToken);
+  if (!watch) return watch.error();
+  xs_ = std::move(watch->xs);
+  watcher_ = std::move(watch->watcher);
   if (Status added = loop_.Add(watcher_->fd(), EPOLLIN, [this](std::uint32_t) { OnEvents(); });
       !added)
     return added;

@@ -68,6 +68,15 @@ created() { sed -n 's/^create \([^ ]*\) end .*/\1/p' "$XL_FAKE_DIR/log" 2>/dev/n
 	[ ! -e "$XL_FAKE_DIR/log" ] || fail "-n created something"
 }
 
+@test "a vif spec is read as xl reads it: blanks after a comma, empty pairs (issue 24)" {
+	vm net-vm
+	vm spaced 'vif = [ "ip=10.137.0.11, backend=net-vm" ]'
+	vm doubled 'vif = [ "ip=10.137.0.12,,  backend=net-vm" ]'
+	xvm -n spaced doubled
+	assert_success
+	assert_output "$(printf 'net-vm\nspaced\ndoubled')"
+}
+
 @test "an unknown dependency or a cycle is exit 100, named whole, and nothing is created" {
 	vm a 'xvm_after = [ "ghost" ]' 'xvm_autostart = 1'
 	xvm --autostart
@@ -81,6 +90,19 @@ created() { sed -n 's/^create \([^ ]*\) end .*/\1/p' "$XL_FAKE_DIR/log" 2>/dev/n
 	assert_equal "$stderr" "xvm-start: fatal: unable to order the VMs: a dependency cycle: a -> b -> c -> a"
 	xvm no-such-vm
 	assert_failure 100
+	[ ! -e "$XL_FAKE_DIR/log" ] || fail "something was created: $(cat "$XL_FAKE_DIR/log")"
+}
+
+@test "two definitions with one ip= or one PCI device are refused, and nothing is created (issue 24)" {
+	vm a 'vif = [ "ip=10.137.0.10" ]' 'pci = [ "0000:00:03.0" ]' 'xvm_autostart = 1'
+	vm b 'vif = [ "ip=10.137.0.11 10.137.0.10, backend=a" ]' 'xvm_autostart = 1'
+	xvm --autostart
+	assert_failure 100
+	assert_equal "$stderr" "xvm-start: fatal: unable to order the VMs: a and b both give ip=10.137.0.10"
+	vm b 'vif = [ "ip=10.137.0.11, backend=a" ]' 'pci = [ "00:03.0,permissive=1" ]'
+	xvm a
+	assert_failure 100
+	assert_equal "$stderr" "xvm-start: fatal: unable to order the VMs: a and b both give pci=0000:00:03.0"
 	[ ! -e "$XL_FAKE_DIR/log" ] || fail "something was created: $(cat "$XL_FAKE_DIR/log")"
 }
 
