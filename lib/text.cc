@@ -1,6 +1,13 @@
 #include "text.h"
 
+#include <cctype>
+
 namespace qmin {
+
+std::string Trimmed(std::string text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  return text;
+}
 
 std::optional<std::uint64_t> ParseUnsigned(std::string_view text, std::uint64_t max) {
   if (text.empty() || text.size() > 20) return std::nullopt;

@@ -16,6 +16,9 @@ namespace qmin {
 /// leading zeros except "0" itself.
 std::optional<std::uint64_t> ParseUnsigned(std::string_view text, std::uint64_t max);
 
+/// `text` without the white space (a newline) at its end.
+std::string Trimmed(std::string text);
+
 /// Splits on every `separator`; empty fields are kept.
 std::vector<std::string_view> Split(std::string_view text, char separator);
 

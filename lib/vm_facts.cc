@@ -3,6 +3,7 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -183,6 +184,15 @@ std::string_view DomainTypeName(DomainType type) {
       return "hvm";
   }
   return "pv";
+}
+
+std::string PciDevice(const std::string& entry) {
+  std::string device = entry.substr(0, entry.find_first_of(",@"));
+  std::transform(device.begin(), device.end(), device.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  // dddd:bb:dd.f, or bb:dd.f in PCI domain 0
+  if (std::count(device.begin(), device.end(), ':') == 1) device = "0000:" + device;
+  return device;
 }
 
 VmLoad LoadVmDefinitions(const std::string& dir) {

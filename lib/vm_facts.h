@@ -57,6 +57,10 @@ struct VmDefinition {
   std::vector<std::string> Dependencies() const;
 };
 
+/// A pci= entry as the device it names: "0000:00:03.0" for "00:03.0",
+/// "0000:00:03.0,permissive=1" or "0000:00:03.0@4"; lower case.
+std::string PciDevice(const std::string& entry);
+
 /// True for a usable VM name: [A-Za-z][A-Za-z0-9_.-]*, at most 31 characters
 /// (Qubes' rule for qube names).
 bool IsValidVmName(std::string_view name);

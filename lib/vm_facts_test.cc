@@ -154,5 +154,12 @@ TEST_F(VmFactsTest, StartKeysAreChecked) {
                          }));
 }
 
+TEST(PciDeviceTest, TheDeviceAnEntryNames) {
+  EXPECT_EQ(PciDevice("0000:00:03.0"), "0000:00:03.0");
+  EXPECT_EQ(PciDevice("00:1F.2"), "0000:00:1f.2");
+  EXPECT_EQ(PciDevice("0000:03:00.0,permissive=1,msitranslate=0"), "0000:03:00.0");
+  EXPECT_EQ(PciDevice("0000:03:00.0@5"), "0000:03:00.0");
+}
+
 }  // namespace
 }  // namespace qmin

@@ -12,11 +12,6 @@ namespace {
 
 constexpr std::size_t kMaxXl = 16 << 20;
 
-std::string Trimmed(std::string text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  return text;
-}
-
 }  // namespace
 
 Result<std::map<unsigned, std::string>> ReadDomainNames(const Xenstore& xs) {

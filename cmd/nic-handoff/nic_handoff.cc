@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 
 #include "files.h"
 #include "text.h"
@@ -85,31 +86,50 @@ std::vector<Handoff::Step> Handoff::AdoptSteps() {
   return steps;
 }
 
-// Takes the steps in order; a failure undoes those already taken.
+// Takes the steps in order. Each is in the state file before it runs:
+// killed half way (Ctrl-C on hvc0, the OOM killer), `restore` still undoes
+// it, and every undo lets be what it finds not done. A step that fails, a
+// state file that cannot be written, or a signal held meanwhile undoes what
+// was taken, that step included.
 Status Handoff::Take(const std::vector<Step>& steps) {
   for (const Step& step : steps) {
     log_.Info(step.description);
     if (options_.dry_run) continue;
-    if (Status applied = step.apply(); !applied) {
-      // A step may have got half way (one route of two): its own undo
-      // takes back that half; what it finds not done it lets be.
-      if (step.undo) (void)step.undo();
-      std::string restored;
-      const Status undone = Undo(record_.done, restored);
-      Error error = applied.error();
-      error.reason += undone ? "; undone: " + restored : "; " + undone.error().Text();
-      return error;
-    }
     record_.done.push_back(step.name);
-    if (Status saved = Save(); !saved) log_.Warning(saved.error());
+    Status status = Save();
+    if (status) status = step.apply();
+    if (status) status = Save();
+    if (status) status = Interrupted();
+    if (!status) return RollBack(status.error());
   }
   return {};
+}
+
+// Only a command that gives the NIC to a VM needs that VM checked.
+Status Handoff::CheckTarget(HandoffCommand command) const {
+  if (command == HandoffCommand::kRelease || options_.vm_dir.empty()) return {};
+  return CheckNetVm(options_.vm_dir, options_.netvm, record_.bdf);
+}
+
+Status Handoff::Interrupted() const {
+  const int signo = options_.interrupted ? options_.interrupted() : 0;
+  if (signo == 0) return {};
+  return Error{ExitCode::kTemporary, "hand " + record_.iface + " over",
+               "interrupted by signal " + std::to_string(signo), EINTR};
+}
+
+Status Handoff::RollBack(Error error) {
+  std::string restored;
+  const Status undone = Undo(record_.done, restored);
+  error.reason += undone ? "; undone: " + restored : "; " + undone.error().Text();
+  return error;
 }
 
 // Undoes the named steps, last first; each undo is tried again before it
 // counts as failed, and the state file follows every step.
 Status Handoff::Undo(const std::vector<std::string>& names, std::string& restored) {
   std::vector<std::string> failed;
+  bool held = false;
   for (auto it = names.rbegin(); it != names.rend(); ++it) {
     const Step step = StepNamed(*it);
     Status undone;
@@ -118,9 +138,13 @@ Status Handoff::Undo(const std::vector<std::string>& names, std::string& restore
     if (!undone) {
       log_.Error(InvalidError("undo " + *it, undone.error().Text()));
       failed.push_back(*it);
-      // While a net-vm may still exist, its NIC may still do DMA for it:
-      // the card stays on pciback until a later restore destroys the VM.
-      if (*it == "netvm") break;
+      // While a net-vm may still exist, or Xen may still hold the card in
+      // quarantine, the card may still do DMA for it: it stays on pciback
+      // until a later restore gets past this step.
+      if (*it == "netvm" || *it == "quarantine") {
+        held = true;
+        break;
+      }
       continue;
     }
     restored += (restored.empty() ? "" : ", ") + *it;
@@ -130,7 +154,8 @@ Status Handoff::Undo(const std::vector<std::string>& names, std::string& restore
   if (!failed.empty()) {
     std::string list;
     for (const std::string& name : failed) list += (list.empty() ? "" : ", ") + name;
-    return InvalidError("undo " + list, "see the log; the state file keeps them for restore");
+    return InvalidError("undo " + list, std::string(held ? "the NIC stays on pciback; " : "") +
+                                            "see the log; the state file keeps them for restore");
   }
   if (!options_.dry_run) unlink(options_.state.c_str());
   return {};
@@ -155,6 +180,22 @@ Result<std::vector<std::string>> Handoff::Describe() {
 
 Result<std::vector<std::string>> Handoff::Run(HandoffCommand command) {
   if (command == HandoffCommand::kStatus) return Describe();
+  // Two runs never interleave: the second is refused while the first holds
+  // the lock beside the state file.
+  std::optional<FileLock> lock;
+  if (!options_.dry_run) {
+    Result<FileLock> locked = FileLock::Acquire(options_.state + ".lock", 0);
+    if (!locked)
+      return Error{ExitCode::kTemporary, "take " + options_.state + ".lock",
+                   locked.error().errnum == ETIMEDOUT ? "another nic-handoff is running"
+                                                      : locked.error().reason,
+                   locked.error().errnum};
+    lock.emplace(std::move(*locked));
+  }
+  return RunLocked(command);
+}
+
+Result<std::vector<std::string>> Handoff::RunLocked(HandoffCommand command) {
   const bool has_state = access(options_.state.c_str(), F_OK) == 0;
   if (command == HandoffCommand::kRestore || command == HandoffCommand::kAdopt) {
     Result<std::string> text = ReadSmallFile(options_.state, 64 * 1024);
@@ -169,6 +210,7 @@ Result<std::vector<std::string>> Handoff::Run(HandoffCommand command) {
                                       (restored.empty() ? "nothing to undo" : restored)};
     }
     record_.netvm = options_.netvm;
+    if (Status checked = CheckTarget(command); !checked) return checked.error();
   } else {
     if (has_state)
       return Error{ExitCode::kRefused, "hand " + options_.iface + " over",
@@ -179,6 +221,7 @@ Result<std::vector<std::string>> Handoff::Run(HandoffCommand command) {
     Result<NicRecord> record = Record();
     if (!record) return record.error();
     record_ = *record;
+    if (Status checked = CheckTarget(command); !checked) return checked.error();
     if (Status saved = Save(); !saved) return saved.error();
   }
   std::vector<Step> steps;

@@ -94,11 +94,21 @@ class NetVmControl {
   virtual Status Unquarantine(const std::string& bdf) = 0;
 };
 
+/// Before anything changes: NETVM is defined in `vm_dir`, PV, its pci= names
+/// the NIC at `bdf`, and no other definition names it (exit 100 otherwise).
+Status CheckNetVm(const std::string& vm_dir, const std::string& netvm, const std::string& bdf);
+
 struct HandoffOptions {
   std::string state = "/run/nic-handoff.state";
   std::string iface;
   std::string netvm;
   bool dry_run = false;
+  /// The VM definitions that CheckNetVm reads; "" checks nothing (the
+  /// unit tests' doubles have no definitions).
+  std::string vm_dir;
+  /// A signal (SIGINT, SIGTERM, SIGHUP) that arrived while they were held
+  /// for the transaction, or 0; null: never interrupted.
+  std::function<int()> interrupted;
 };
 
 /// pciback's directory below /sys.
@@ -139,14 +149,19 @@ class Handoff {
   Status DeleteDefaultRoute();
   Status Reset();
   Status UnbindPciback();
+  Status Rebind();
   Status RemoveSlot();
   Status StartNetVm();
   Status AwaitVif();
   Status Take(const std::vector<Step>& steps);
+  Status Interrupted() const;
+  Status CheckTarget(HandoffCommand command) const;
+  Status RollBack(Error error);
   Status Undo(const std::vector<std::string>& names, std::string& restored);
   Status Save();
   int Interface();
   Result<std::vector<std::string>> Describe();
+  Result<std::vector<std::string>> RunLocked(HandoffCommand command);
 
   Sysfs& sysfs_;
   NetConfig& net_;

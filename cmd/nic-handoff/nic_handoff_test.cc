@@ -6,11 +6,13 @@
 
 #include <unistd.h>
 
+#include <functional>
 #include <map>
 #include <set>
 
 #include <gtest/gtest.h>
 
+#include "files.h"
 #include "test_util.h"
 
 namespace qmin {
@@ -197,7 +199,10 @@ class FakeXen : public NetVmControl {
   std::set<std::string> quarantined;
   Faults faults;
 
+  std::function<void()> on_start;  ///< runs as xvm-start would: a crash may come now
+
   Result<unsigned> Start(const std::string& name) override {
+    if (on_start) on_start();
     if (faults.Hit()) return Fault("start " + name).error();
     running.insert(name);
     net_.links[7] = Link{"vif7.0", "fe:ff:ff:ff:ff:ff", true, {}, {}};
@@ -231,9 +236,11 @@ class FakeXen : public NetVmControl {
     quarantined.insert(bdf);
     return {};
   }
+  // As XenNetVm does: a device not in xl's assignable list was never
+  // quarantined, and there is nothing to undo.
   Status Unquarantine(const std::string& bdf) override {
     if (faults.Hit()) return Fault("de-quarantine");
-    if (quarantined.erase(bdf) == 0) return SystemError("de-quarantine", EINVAL);
+    if (quarantined.erase(bdf) == 0) return {};
     if (sysfs_.model.driver[bdf] == "pciback") sysfs_.model.driver[bdf].clear();
     sysfs_.model.slots.erase(bdf);
     return {};
@@ -247,7 +254,14 @@ class FakeXen : public NetVmControl {
 class HandoffTest : public ::testing::Test {
  protected:
   Result<std::vector<std::string>> Run(HandoffCommand command, const std::string& iface = "eth0") {
-    Handoff handoff(sysfs_, net_, xen_, log_, {dir_ / "state", iface, "net-vm", false});
+    HandoffOptions options;
+    options.state = dir_ / "state";
+    options.iface = iface;
+    options.netvm = "net-vm";
+    options.interrupted = [this] {
+      return interrupt_after_ > 0 && --interrupt_after_ == 0 ? 2 : 0;
+    };
+    Handoff handoff(sysfs_, net_, xen_, log_, options);
     return handoff.Run(command);
   }
   bool AsFound() const {
@@ -260,6 +274,7 @@ class HandoffTest : public ::testing::Test {
   FakeNet net_;
   FakeXen xen_{net_, sysfs_};
   Log log_{"nic-handoff", 0};
+  int interrupt_after_ = 0;  ///< a signal seems held after this many steps (0: never)
 };
 
 TEST_F(HandoffTest, TheNicGoesToPcibackAndDom0RoutesThroughTheNetVm) {
@@ -331,6 +346,47 @@ TEST_F(HandoffTest, AFaultDuringTheRollbackIsTriedAgain) {
     ASSERT_FALSE(Run(HandoffCommand::kHandoff));
     EXPECT_TRUE(AsFound()) << "rollback fault " << at;
   }
+}
+
+TEST_F(HandoffTest, ASignalHeldDuringTheTransactionUndoesEverythingAfterTheStep) {
+  for (int after = 1; after <= 14; ++after) {
+    interrupt_after_ = after;
+    const Result<std::vector<std::string>> run = Run(HandoffCommand::kHandoff);
+    ASSERT_FALSE(run) << "a signal after step " << after;
+    EXPECT_NE(run.error().reason.find("interrupted by signal 2; undone: "), std::string::npos)
+        << run.error().Text();
+    EXPECT_TRUE(AsFound()) << "a signal after step " << after;
+  }
+}
+
+// Killed while xvm-start runs (Ctrl-C, the OOM killer): the state file
+// already names the netvm step then, so restore destroys the net-vm, by
+// name, before the card goes back to dom0.
+TEST_F(HandoffTest, ACrashWhileTheNetVmStartsIsUndoneByRestore) {
+  std::string at_start;
+  xen_.on_start = [&] {
+    if (Result<std::string> text = ReadSmallFile(dir_ / "state", 65536)) at_start = *text;
+  };
+  ASSERT_TRUE(Run(HandoffCommand::kHandoff));
+  ASSERT_NE(at_start.find("done=netvm\n"), std::string::npos) << at_start;
+  ASSERT_TRUE(WriteFileAtomic(dir_ / "state", at_start));  // what the crash leaves
+  ASSERT_TRUE(Run(HandoffCommand::kRestore));
+  EXPECT_TRUE(xen_.running.empty()) << "the net-vm still runs";
+  EXPECT_TRUE(AsFound());
+}
+
+// A net-vm that cannot be destroyed may still use the card: the rollback
+// stops there, the card stays on pciback, and the state file keeps the rest.
+TEST_F(HandoffTest, AFailedUndoOfTheNetVmKeepsTheCardOnPciback) {
+  xen_.faults = Faults{0, {4, 5, 6, 7}};  // the vif never comes; destroy fails three times
+  const Result<std::vector<std::string>> run = Run(HandoffCommand::kHandoff);
+  ASSERT_FALSE(run);
+  EXPECT_NE(run.error().reason.find("the NIC stays on pciback"), std::string::npos)
+      << run.error().Text();
+  EXPECT_EQ(sysfs_.model.driver[kBdf], "pciback");
+  EXPECT_EQ(xen_.quarantined, std::set<std::string>{kBdf});
+  ASSERT_TRUE(Run(HandoffCommand::kRestore));
+  EXPECT_TRUE(AsFound());
 }
 
 TEST_F(HandoffTest, ReleaseThenAdoptThenRestoreByHand) {

@@ -43,14 +43,17 @@ std::string MacOf(const std::string& name) {
 }
 
 // Runs a program and waits for it; what it printed on standard output.
-Result<std::string> RunWaiting(const std::vector<std::string>& argv) {
+// `quiet`: what it says on standard error is not shown (an expected "no").
+Result<std::string> RunWaiting(const std::vector<std::string>& argv, bool quiet = false) {
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return SystemError("run " + argv[0], errno);
+  const int errors = quiet ? open("/dev/null", O_WRONLY | O_CLOEXEC) : 2;
   SpawnOptions options;
   options.argv = argv;
-  options.fds = {-1, out[1], 2};
+  options.fds = {-1, out[1], errors};
   Result<pid_t> pid = Spawn(options);
   close(out[1]);
+  if (quiet && errors >= 0) close(errors);
   if (!pid) {
     close(out[0]);
     return pid.error();
@@ -142,7 +145,7 @@ Status NetlinkConfig::DeleteRoute(const InterfaceRoute& route, int ifindex) {
 }
 
 Result<unsigned> XenNetVm::Start(const std::string& name) {
-  Result<std::string> printed = RunWaiting({xvm_start_, name});
+  Result<std::string> printed = RunWaiting({xvm_start_, "--vm-dir", vm_dir_, name});
   if (!printed) return printed.error();
   for (std::string_view line : Split(*printed, '\n')) {
     const std::size_t space = line.find(' ');
@@ -153,24 +156,26 @@ Result<unsigned> XenNetVm::Start(const std::string& name) {
 }
 
 // Xen, not xenstore, says whether the domain is gone: libxl drops a domain's
-// xenstore entries before Xen lets go of it, and of the NIC it holds.
+// xenstore entries before Xen lets go of it, and of the NIC it holds. The
+// net-vm is looked for by name too (`xl domid`): recorded under one ID, it
+// may run under another since (xl restarts a VM that reboots), or have got
+// no ID on record at all (killed while xvm-start ran).
 Status XenNetVm::Destroy(const std::string& name, unsigned domid) {
-  if (domid == 0) {
-    Result<Xenstore> xs = Xenstore::Open();
-    if (!xs) return xs.error();
-    Result<std::map<unsigned, std::string>> names = ReadDomainNames(*xs);
-    if (!names) return names.error();
-    const std::optional<unsigned> found = FindDomain(*names, name);
-    if (!found) return {};  // never started
-    domid = *found;
+  std::vector<std::string> ids;
+  if (domid != 0) ids.push_back(std::to_string(domid));
+  if (Result<std::string> named = RunWaiting({xl_, "domid", name}, true)) {
+    const std::string id = Trimmed(*named);
+    if (ParseDomainId(id) && id != "0" && (ids.empty() || ids[0] != id)) ids.push_back(id);
   }
-  const std::string id = std::to_string(domid);
-  if (!XenHasDomain(xl_, id)) return {};  // gone already
-  Result<std::string> destroyed = RunWaiting({xl_, "destroy", id});
-  if (XenHasDomain(xl_, id))
-    return Error{ExitCode::kTemporary, "destroy " + name + " (domain " + id + ")",
-                 "Xen still has it" + (destroyed ? std::string() : ": " + destroyed.error().reason),
-                 EBUSY};
+  for (const std::string& id : ids) {
+    if (!XenHasDomain(xl_, id)) continue;  // gone already
+    Result<std::string> destroyed = RunWaiting({xl_, "destroy", id});
+    if (XenHasDomain(xl_, id))
+      return Error{
+          ExitCode::kTemporary, "destroy " + name + " (domain " + id + ")",
+          "Xen still has it" + (destroyed ? std::string() : ": " + destroyed.error().reason),
+          EBUSY};
+  }
   return {};
 }
 
@@ -224,6 +229,11 @@ Status XenNetVm::Quarantine(const std::string& bdf) {
 }
 
 Status XenNetVm::Unquarantine(const std::string& bdf) {
+  // A device xl does not list as assignable was never quarantined (or is
+  // out already): nothing to undo.
+  Result<std::string> listed = RunWaiting({xl_, "pci-assignable-list"});
+  if (!listed) return listed.error();
+  if (listed->find(bdf) == std::string::npos) return {};
   Result<std::string> removed = RunWaiting({xl_, "pci-assignable-remove", bdf});
   return removed ? Status() : Status(removed.error());
 }

@@ -31,8 +31,11 @@ class NetlinkConfig : public NetConfig {
 
 class XenNetVm : public NetVmControl {
  public:
-  XenNetVm(std::string xvm_start, std::string xl, std::chrono::seconds patience)
-      : xvm_start_(std::move(xvm_start)), xl_(std::move(xl)), patience_(patience) {}
+  XenNetVm(std::string xvm_start, std::string vm_dir, std::string xl, std::chrono::seconds patience)
+      : xvm_start_(std::move(xvm_start)),
+        vm_dir_(std::move(vm_dir)),
+        xl_(std::move(xl)),
+        patience_(patience) {}
   Result<unsigned> Start(const std::string& name) override;
   Status Destroy(const std::string& name, unsigned domid) override;
   Result<Vif> AwaitVif(unsigned domid) override;
@@ -43,6 +46,7 @@ class XenNetVm : public NetVmControl {
 
  private:
   std::string xvm_start_;
+  std::string vm_dir_;  ///< passed on to xvm-start
   std::string xl_;
   std::chrono::seconds patience_;
 };

@@ -70,7 +70,7 @@ Handoff::Step Handoff::DeviceStep(const std::string& name) {
   if (name == "unbind")
     return {name, "unbind " + bdf + " from " + driver,
             [this, bdf, driver] { return sysfs_.Write(DriverDir(driver) + "/unbind", bdf); },
-            [this, bdf, driver] { return sysfs_.Write(DriverDir(driver) + "/bind", bdf); }};
+            [this] { return Rebind(); }};
   if (name == "override")
     return {name, "echo pciback > /sys/" + device + "/driver_override",
             [this, device] { return sysfs_.Write(device + "/driver_override", "pciback"); },
@@ -94,7 +94,7 @@ Handoff::Step Handoff::DeviceStep(const std::string& name) {
     return {
         name, "record " + driver + " as libxl's driver_path of " + bdf,
         [this, bdf, driver] { return driver.empty() ? Status() : xen_.SetDriverPath(bdf, driver); },
-        [this, bdf] { return xen_.ClearDriverPath(bdf); }};
+        [this, bdf] { return Tolerant(xen_.ClearDriverPath(bdf)); }};
   if (name == "netvm")
     return {name, "xvm-start " + record_.netvm, [this] { return StartNetVm(); },
             [this] { return xen_.Destroy(record_.netvm, record_.netvm_domid); }};
@@ -112,7 +112,7 @@ Status Handoff::DeleteRoutes() {
 
 Status Handoff::AddRoutes() {
   for (const InterfaceRoute& route : record_.routes)
-    if (Status status = net_.AddRoute(route, Interface()); !status) return status;
+    if (Status status = Tolerant(net_.AddRoute(route, Interface())); !status) return status;
   return {};
 }
 
@@ -160,6 +160,16 @@ Status Handoff::DeleteDefaultRoute() {
   if (!gateway || vif == 0) return {};
   const InterfaceRoute route{IpAddress{gateway->family, {}, ""}, 0, *gateway, true};
   return Tolerant(net_.DeleteRoute(route, vif));
+}
+
+// The NIC back to its driver. The kernel refuses to bind a device that has
+// a driver: one that has its own already (the unbind never happened) is
+// let be.
+Status Handoff::Rebind() {
+  Status bound = sysfs_.Write(DriverDir(record_.driver) + "/bind", record_.bdf);
+  if (bound) return {};
+  Result<std::string> now = sysfs_.Resolve("bus/pci/devices/" + record_.bdf + "/driver");
+  return now && *now == record_.driver ? Status() : bound;
 }
 
 // `xl pci-assignable-remove` unbinds the device itself: what is not bound

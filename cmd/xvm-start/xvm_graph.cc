@@ -1,7 +1,6 @@
 #include "xvm_graph.h"
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <set>
 
@@ -50,15 +49,6 @@ Status CheckClaims(const VmMap& vms) {
 }
 
 }  // namespace
-
-std::string PciDevice(const std::string& entry) {
-  std::string device = entry.substr(0, entry.find_first_of(",@"));
-  std::transform(device.begin(), device.end(), device.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  // dddd:bb:dd.f, or bb:dd.f in PCI domain 0
-  if (std::count(device.begin(), device.end(), ':') == 1) device = "0000:" + device;
-  return device;
-}
 
 Status CheckGraph(const VmMap& vms) {
   for (const auto& [name, vm] : vms) {

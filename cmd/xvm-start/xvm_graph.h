@@ -19,10 +19,6 @@ using VmMap = std::map<std::string, VmDefinition>;
 /// same address (a vif's ip=) or PCI device (exit 100 otherwise).
 Status CheckGraph(const VmMap& vms);
 
-/// A pci= entry as the device it names: "0000:00:03.0" for "00:03.0",
-/// "0000:00:03.0,permissive=1" or "0000:00:03.0@4"; lower case.
-std::string PciDevice(const std::string& entry);
-
 /// `wanted` and, before each, everything it depends on, in a valid start
 /// order (the same order every time). An unknown name is exit 100.
 Result<std::vector<std::string>> StartOrder(const VmMap& vms,

@@ -80,13 +80,6 @@ TEST(CheckGraphTest, TwoVmsWithOneAddressOrOneDeviceAreRefused) {
   EXPECT_TRUE(CheckGraph(Map({a, b})));
 }
 
-TEST(PciDeviceTest, TheDeviceAnEntryNames) {
-  EXPECT_EQ(PciDevice("0000:00:03.0"), "0000:00:03.0");
-  EXPECT_EQ(PciDevice("00:1F.2"), "0000:00:1f.2");
-  EXPECT_EQ(PciDevice("0000:03:00.0,permissive=1,msitranslate=0"), "0000:03:00.0");
-  EXPECT_EQ(PciDevice("0000:03:00.0@5"), "0000:03:00.0");
-}
-
 TEST(AutostartVmsTest, ThoseWithXvmAutostartByName) {
   EXPECT_EQ(AutostartVms(Seed()), (std::vector<std::string>{"net-vm", "sa-vm", "workload-vm"}));
 }

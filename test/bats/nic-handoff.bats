@@ -26,6 +26,9 @@ setup() {
 	xenstore_start
 	export XSCTL D0 NV LAN QMIN_BIN
 	STATE="$BATS_TEST_TMPDIR/state"
+	VMS="$BATS_TEST_TMPDIR/xvm"
+	mkdir -p "$VMS"
+	printf 'name = "net-vm"\ntype = "pv"\npci = [ "%s" ]\n' "$BDF" >"$VMS/net-vm.cfg"
 	stubs
 }
 
@@ -54,9 +57,17 @@ fixture_sysfs() {
 stubs() {
 	cat >"$BATS_TEST_TMPDIR/xvm-start" <<-'STUB'
 		#!/bin/sh
+		# xvm-start [--vm-dir DIR] NAME
 		set -e
-		[ -e "$BATS_TEST_TMPDIR/no-start" ] && { echo "xvm-start: error: unable to start $1" >&2; exit 1; }
+		for name; do :; done
+		[ -e "$BATS_TEST_TMPDIR/no-start" ] && { echo "xvm-start: error: unable to start $name" >&2; exit 1; }
 		[ -e "$BATS_TEST_TMPDIR/slow-start" ] && sleep 30
+		touch "$BATS_TEST_TMPDIR/domain-7"
+		"$XSCTL" write /local/domain/7/name "$name"
+		# slow-boot: the domain exists, and boots until the test says go.
+		if [ -e "$BATS_TEST_TMPDIR/slow-boot" ]; then
+			for _ in $(seq 600); do [ -e "$BATS_TEST_TMPDIR/go" ] && break; sleep 0.05; done
+		fi
 		ip -n "$D0" link set eth0 netns "$NV"
 		ip -n "$NV" addr add 10.0.2.16/24 dev eth0
 		ip -n "$NV" link set eth0 up
@@ -69,22 +80,27 @@ stubs() {
 			value=1 && [ "${key#neigh}" != "$key" ] && value=0
 			ip netns exec "$NV" sh -c "echo $value >/proc/sys/net/ipv4/$key"
 		done
-		touch "$BATS_TEST_TMPDIR/domain-7"
-		"$XSCTL" write /local/domain/7/name "$1"
 		"$XSCTL" write /local/domain/0/backend/vif/7/0/ip 10.137.0.1
 		"$XSCTL" write /local/domain/0/backend/vif/7/0/mac 00:16:3e:00:00:07
 		ip netns exec "$D0" env vif=vif7.0 XENBUS_PATH=backend/vif/7/0 "$QMIN_BIN/vif-route" \
 			--state-dir "$BATS_TEST_TMPDIR/vif-route" online type_if=vif
 		"$XSCTL" write /local/domain/0/backend/vif/7/0/state 4 # netback, once netfront connects
-		echo "$1 7"
+		echo "$name 7"
 	STUB
 	cat >"$BATS_TEST_TMPDIR/xl" <<-'STUB'
 		#!/bin/sh
 		# xl pci-assignable-add/-remove BDF: libxl's quarantine, and on the way
 		# back the pciback unbind and remove_slot libxl does itself.
 		pciback="$BATS_TEST_TMPDIR/sys/bus/pci/drivers/pciback"
+		echo "$*" >>"$BATS_TEST_TMPDIR/xl.log"
 		case "$1" in
 		pci-assignable-add) touch "$BATS_TEST_TMPDIR/quarantined" && exit 0 ;;
+		pci-assignable-list) [ ! -e "$BATS_TEST_TMPDIR/quarantined" ] || echo "$BDF"; exit 0 ;;
+		domid)
+			[ -e "$BATS_TEST_TMPDIR/domain-7" ] && [ "$("$XSCTL" read /local/domain/7/name)" = "$2" ] && echo 7 && exit 0
+			echo "Can't get domid of domain name '$2', maybe this domain does not exist." >&2
+			exit 1
+			;;
 		pci-assignable-remove)
 			rm "$BATS_TEST_TMPDIR/quarantined" || exit 1
 			echo "$2" >"$pciback/unbind" && echo "$2" >"$pciback/remove_slot" && rm -f "$pciback/$2"
@@ -104,12 +120,20 @@ stubs() {
 		exit 0
 	STUB
 	chmod +x "$BATS_TEST_TMPDIR/xvm-start" "$BATS_TEST_TMPDIR/xl"
-	export BATS_TEST_TMPDIR
+	export BATS_TEST_TMPDIR BDF
 }
 
 nic() {
 	run --separate-stderr ip netns exec "$D0" "$NIC" --sysfs "$BATS_TEST_TMPDIR/sys" --state "$STATE" \
-		--xvm-start "$BATS_TEST_TMPDIR/xvm-start" --xl "$BATS_TEST_TMPDIR/xl" --wait 10 "$@"
+		--vm-dir "$VMS" --xvm-start "$BATS_TEST_TMPDIR/xvm-start" --xl "$BATS_TEST_TMPDIR/xl" --wait 10 "$@"
+}
+
+# handoff_in_background: nic-handoff eth0 net-vm, as a job: its pid in $HANDOFF.
+handoff_in_background() {
+	ip netns exec "$D0" "$NIC" --sysfs "$BATS_TEST_TMPDIR/sys" --state "$STATE" --vm-dir "$VMS" \
+		--xvm-start "$BATS_TEST_TMPDIR/xvm-start" --xl "$BATS_TEST_TMPDIR/xl" --wait 10 eth0 net-vm \
+		2>"$BATS_TEST_TMPDIR/handoff.err" 3>&- &
+	HANDOFF=$!
 }
 
 # dom0_as_found: eth0 in dom0 with its address and default route, and the
@@ -164,27 +188,82 @@ dom0_as_found() {
 	touch "$BATS_TEST_TMPDIR/no-start"
 	nic eth0 net-vm
 	assert_failure 111
-	grep -q "nic-handoff: fatal: unable to run $BATS_TEST_TMPDIR/xvm-start net-vm: it exited 1; undone: driver-path, reset, quarantine, pciback, slot, override, unbind, down, addresses, routes" <<<"$stderr" ||
+	grep -q "nic-handoff: fatal: unable to run $BATS_TEST_TMPDIR/xvm-start net-vm: it exited 1; undone: netvm, driver-path, reset, quarantine, pciback, slot, override, unbind, down, addresses, routes" <<<"$stderr" ||
 		fail "$stderr"
 	dom0_as_found
 }
 
 @test "killed half way, the state file lets restore finish the job" {
 	touch "$BATS_TEST_TMPDIR/slow-start"
-	ip netns exec "$D0" "$NIC" --sysfs "$BATS_TEST_TMPDIR/sys" --state "$STATE" \
-		--xvm-start "$BATS_TEST_TMPDIR/xvm-start" --xl "$BATS_TEST_TMPDIR/xl" eth0 net-vm 2>/dev/null 3>&- &
-	local handoff=$!
-	wait_for_line "$STATE" "^done=driver-path$" 10
-	kill -9 "$handoff"
+	handoff_in_background
+	wait_for_line "$STATE" "^done=netvm$" 10
+	kill -9 "$HANDOFF"
 	pkill -f "$BATS_TEST_TMPDIR/xvm-start" || true
-	wait "$handoff" 2>/dev/null || true
+	wait_exit 10 "$HANDOFF" || true
 	run ip -n "$D0" -4 -o addr show dev eth0
 	refute_output --partial 10.0.2.15
 	nic status
 	assert_line --index 1 "on its way to net-vm"
 	nic restore
 	assert_success
-	assert_output "restored: driver-path, reset, quarantine, pciback, slot, override, unbind, down, addresses, routes"
+	assert_output "restored: netvm, driver-path, reset, quarantine, pciback, slot, override, unbind, down, addresses, routes"
+	dom0_as_found
+}
+
+@test "killed while the net-vm boots: restore destroys it, by name, before the card goes back (issue 24)" {
+	touch "$BATS_TEST_TMPDIR/slow-boot"
+	handoff_in_background
+	wait_until 20 test -e "$BATS_TEST_TMPDIR/domain-7"
+	kill -9 "$HANDOFF" # the OOM killer; xvm-start goes on, and the net-vm with it
+	wait_exit 10 "$HANDOFF" || true
+	touch "$BATS_TEST_TMPDIR/go"
+	wait_until 30 eval "! pgrep -f '$BATS_TEST_TMPDIR/xvm-start' >/dev/null"
+	nic restore
+	assert_success
+	assert_output --partial "restored: netvm, "
+	grep -q "^destroy 7$" "$BATS_TEST_TMPDIR/xl.log" || fail "the net-vm was not destroyed: $(cat "$BATS_TEST_TMPDIR/xl.log")"
+	[ ! -e "$BATS_TEST_TMPDIR/domain-7" ] || fail "the net-vm still runs"
+	dom0_as_found
+}
+
+@test "SIGTERM during the handoff: the step under way ends, then everything is undone (issue 24)" {
+	touch "$BATS_TEST_TMPDIR/slow-boot"
+	handoff_in_background
+	wait_until 20 test -e "$BATS_TEST_TMPDIR/domain-7"
+	kill -TERM "$HANDOFF"
+	# A second run meanwhile is refused: the two never interleave.
+	nic restore
+	assert_failure 111
+	assert_equal "$stderr" "nic-handoff: fatal: unable to take $STATE.lock: another nic-handoff is running"
+	touch "$BATS_TEST_TMPDIR/go"
+	local status=0
+	wait_exit 60 "$HANDOFF" || status=$?
+	assert_equal "$status" 111
+	grep -q "interrupted by signal 15; undone: netvm, driver-path, " "$BATS_TEST_TMPDIR/handoff.err" ||
+		fail "$(cat "$BATS_TEST_TMPDIR/handoff.err")"
+	dom0_as_found
+}
+
+@test "a NETVM that cannot take this NIC is refused before anything changes (issue 24)" {
+	printf 'name = "sa-vm"\ntype = "pv"\npci = [ "0000:00:04.0" ]\n' >"$VMS/sa-vm.cfg"
+	printf 'name = "pvh-net"\ntype = "pvh"\n' >"$VMS/pvh-net.cfg"
+	local netvm why
+	while IFS='|' read -r netvm why; do
+		nic eth0 "$netvm"
+		assert_failure 100
+		assert_equal "$stderr" "nic-handoff: fatal: unable to hand $BDF to \"$netvm\": $why"
+		assert_equal "$(cat "$BATS_TEST_TMPDIR/sys/bus/pci/drivers/e1000/unbind")" "" # nothing written
+		dom0_as_found
+	done <<-CASES
+		sa-vm|its pci= does not name $BDF
+		no-such-vm|no definition $VMS/no-such-vm.cfg
+		dom0|that is no VM name
+		pvh-net|its type is pvh; PCI passthrough needs type = "pv"
+	CASES
+	printf 'name = "other"\ntype = "pv"\npci = [ "00:03.0,permissive=1" ]\n' >"$VMS/other.cfg"
+	nic eth0 net-vm
+	assert_failure 100
+	assert_equal "$stderr" "nic-handoff: fatal: unable to hand $BDF to \"net-vm\": other's pci= names $BDF too"
 	dom0_as_found
 }
 
@@ -229,7 +308,7 @@ dom0_as_found() {
 @test "the EXAMPLES of nic-handoff(8) run" {
 	local example
 	while IFS= read -r example; do
-		example=${example//nic-handoff /nic-handoff --sysfs $BATS_TEST_TMPDIR/sys --state $STATE --xvm-start $BATS_TEST_TMPDIR/xvm-start --xl $BATS_TEST_TMPDIR/xl }
+		example=${example//nic-handoff /nic-handoff --sysfs $BATS_TEST_TMPDIR/sys --state $STATE --vm-dir $VMS --xvm-start $BATS_TEST_TMPDIR/xvm-start --xl $BATS_TEST_TMPDIR/xl }
 		run_logged ip netns exec "$D0" env PATH="$QMIN_BIN:$PATH" sh -c "$example"
 		assert_success
 	done < <(man_examples "$QMIN_ROOT/man/nic-handoff.8")
