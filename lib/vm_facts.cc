@@ -217,11 +217,13 @@ VmLoad LoadVmDefinitions(const std::string& dir) {
     const std::string path = dir + "/" + file;
     if (!IsValidVmName(name) || name == kAdminVmName) {
       load.errors.push_back(path + ": \"" + name + "\" is not a valid VM name");
+      load.broken[name] = load.errors.back();
       continue;
     }
     VmDefinition vm;
     if (std::string problem = ReadOne(path, name, vm); !problem.empty()) {
       load.errors.push_back(problem);
+      load.broken[name] = problem;
       continue;
     }
     load.vms[name] = std::move(vm);

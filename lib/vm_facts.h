@@ -77,6 +77,9 @@ std::string_view DomainTypeName(DomainType type);
 struct VmLoad {
   std::map<std::string, VmDefinition> vms;
   std::vector<std::string> errors;
+  /// The VM each unreadable file was to define (by the file's name) -> its
+  /// problem: a tool that goes on without it knows what it lacks.
+  std::map<std::string, std::string> broken;
 };
 VmLoad LoadVmDefinitions(const std::string& dir);
 

@@ -2,6 +2,8 @@
 // domain IDs, or stop them the other way round.
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "cli.h"
 #include "text.h"
 #include "xvm_start.h"
@@ -50,20 +52,41 @@ qmin::Result<qmin::XvmOptions> Options(const qmin::Args& args) {
   return options;
 }
 
+// The VMs set aside that this run was to act on are said, and taken out
+// of the names asked for; true if there was one.
+bool SayWhatIsSetAside(const qmin::XvmDefinitions& definitions, qmin::XvmOptions& options,
+                       const qmin::Log& log) {
+  const bool every = options.autostart || options.all;
+  bool said = false;
+  for (const auto& [name, why] : definitions.skipped) {
+    const auto asked = std::find(options.names.begin(), options.names.end(), name);
+    if (!every && asked == options.names.end()) continue;
+    log.Error(qmin::InvalidError((options.stop ? "stop " : "start ") + name, why));
+    if (asked != options.names.end()) options.names.erase(asked);
+    said = true;
+  }
+  return said;
+}
+
 qmin::Result<int> Run(const qmin::Args& args, qmin::Log& log) {
   qmin::Result<qmin::XvmOptions> options = Options(args);
   if (!options) return options.error();
-  qmin::Result<qmin::VmMap> vms = qmin::LoadXvmDefinitions(*options, log);
-  if (!vms) return vms.error();
-  qmin::Result<std::vector<std::string>> plan = qmin::PlanXvm(*options, *vms);
+  qmin::Result<qmin::XvmDefinitions> definitions = qmin::LoadXvmDefinitions(*options);
+  if (!definitions) return definitions.error();
+  const bool set_aside = SayWhatIsSetAside(*definitions, *options, log);
+  qmin::Result<std::vector<std::string>> plan = qmin::PlanXvm(*options, definitions->vms);
   if (!plan) return plan.error();
   if (options->dry_run) {
     qmin::WriteLines(STDOUT_FILENO, *plan);
-    return 0;
+    return set_aside ? qmin::ToInt(qmin::ExitCode::kUsage) : 0;
   }
-  return qmin::RunXvm(*options, *vms, *plan, log, [](const std::string& name, unsigned domid) {
+  const auto up = [](const std::string& name, unsigned domid) {
     qmin::WriteLine(STDOUT_FILENO, name + " " + std::to_string(domid));
-  });
+  };
+  qmin::Result<int> status = qmin::RunXvm(*options, definitions->vms, *plan, log, up);
+  // The others went ahead; the run still says that not all could.
+  if (status && *status == 0 && set_aside) return 1;
+  return status;
 }
 
 }  // namespace

@@ -26,16 +26,35 @@ std::set<std::string> StopSet(const VmMap& vms, const std::vector<std::string>& 
 
 }  // namespace
 
-Result<VmMap> LoadXvmDefinitions(const XvmOptions& options, Log& log) {
+Result<XvmDefinitions> LoadXvmDefinitions(const XvmOptions& options) {
   VmLoad load = LoadVmDefinitions(options.vm_dir);
-  for (const std::string& error : load.errors)
-    log.Error(InvalidError("read a VM definition", error));
-  if (!load.errors.empty())
-    return InvalidError(
-        "read the VM definitions in " + options.vm_dir,
-        std::to_string(load.errors.size()) + (load.errors.size() == 1 ? " problem" : " problems"));
-  if (Status graph = CheckGraph(load.vms); !graph) return graph.error();
-  return std::move(load.vms);
+  XvmDefinitions definitions{std::move(load.vms), {}};
+  for (const auto& [name, problem] : load.broken)
+    definitions.skipped[name] = "its definition is broken: " + problem;
+  // Set aside, until none is left, each VM that needs one set aside or
+  // undefined: a dependent of a dependent goes too.
+  for (bool again = true; again;) {
+    again = false;
+    for (auto vm = definitions.vms.begin(); vm != definitions.vms.end();) {
+      std::string why;
+      for (const std::string& dependency : vm->second.Dependencies()) {
+        if (definitions.skipped.count(dependency) != 0)
+          why = "it needs " + dependency + ", which is set aside";
+        else if (definitions.vms.count(dependency) == 0)
+          why = "it needs " + dependency + ", which is no VM";
+        if (!why.empty()) break;
+      }
+      if (why.empty()) {
+        ++vm;
+        continue;
+      }
+      definitions.skipped[vm->first] = why;
+      vm = definitions.vms.erase(vm);
+      again = true;
+    }
+  }
+  if (Status graph = CheckGraph(definitions.vms); !graph) return graph.error();
+  return definitions;
 }
 
 Result<std::vector<std::string>> PlanXvm(const XvmOptions& options, const VmMap& vms) {

@@ -8,6 +8,7 @@
 #define QMIN_CMD_XVM_START_H_
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,8 +30,15 @@ struct XvmOptions {
   unsigned stop_timeout = 60;  ///< seconds for a clean shutdown
 };
 
-/// The definitions, checked; an error (exit 100) names every problem.
-Result<VmMap> LoadXvmDefinitions(const XvmOptions& options, Log& log);
+/// The definitions, checked. One that cannot be read, or that needs a VM
+/// that is not defined, does not stop the others: it is set aside with its
+/// reason, and so is everything that depends on it. A cycle is an error
+/// (exit 100) that names it whole.
+struct XvmDefinitions {
+  VmMap vms;
+  std::map<std::string, std::string> skipped;  ///< VM -> why it is set aside
+};
+Result<XvmDefinitions> LoadXvmDefinitions(const XvmOptions& options);
 
 /// The VMs to act on, in the order they go: start order, or for --stop,
 /// dependents before what they depend on.

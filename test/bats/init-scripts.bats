@@ -139,6 +139,15 @@ started() { printf 'rc-service %s status >/dev/null || echo "not started: %s"; '
 	refute_line net-vm.cpio.gz
 }
 
+@test "a VM that fails at boot leaves xvm started, and power-off still stops the others (issue 24)" {
+	stub xvm-start 'case "$*" in *--autostart*) echo "xvm-start: error: unable to start sa-vm" >&2; exit 1 ;; esac'
+	run_logged in_root "$boot; $(started xvm) cat /var/log/default.log; openrc shutdown >/dev/null 2>&1; cat /var/log/stubs.log"
+	assert_success
+	refute_output --partial "not started"
+	assert_output --partial "some VMs did not start"
+	assert_output --regexp "xvm-start --stop --timeout 30 --all"
+}
+
 @test "shutdown stops the VMs, then takes the NIC back" {
 	run_logged in_root "$boot; openrc shutdown >/dev/null 2>&1; cat /var/log/stubs.log"
 	assert_success

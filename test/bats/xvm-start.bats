@@ -77,11 +77,11 @@ created() { sed -n 's/^create \([^ ]*\) end .*/\1/p' "$XL_FAKE_DIR/log" 2>/dev/n
 	assert_output "$(printf 'net-vm\nspaced\ndoubled')"
 }
 
-@test "an unknown dependency or a cycle is exit 100, named whole, and nothing is created" {
+@test "an unknown dependency sets its VM aside; a cycle is exit 100, named whole; nothing is created" {
 	vm a 'xvm_after = [ "ghost" ]' 'xvm_autostart = 1'
 	xvm --autostart
-	assert_failure 100
-	assert_equal "$stderr" "xvm-start: fatal: unable to order the VMs: a is after ghost, which is no VM"
+	assert_failure 1
+	assert_equal "$stderr" "xvm-start: error: unable to start a: it needs ghost, which is no VM"
 	vm a 'xvm_after = [ "b" ]'
 	vm b 'vif = [ "backend=c" ]'
 	vm c 'xvm_after = [ "a" ]' 'xvm_autostart = 1'
@@ -104,6 +104,24 @@ created() { sed -n 's/^create \([^ ]*\) end .*/\1/p' "$XL_FAKE_DIR/log" 2>/dev/n
 	assert_failure 100
 	assert_equal "$stderr" "xvm-start: fatal: unable to order the VMs: a and b both give pci=0000:00:03.0"
 	[ ! -e "$XL_FAKE_DIR/log" ] || fail "something was created: $(cat "$XL_FAKE_DIR/log")"
+}
+
+@test "a broken definition sets aside its VM and its dependents; the others start (issue 24)" {
+	vm net-vm 'xvm_autostart = 1'
+	printf 'name = "not-sa-vm"\n' >"$VMS/sa-vm.cfg"
+	vm workload 'vif = [ "ip=10.137.0.10, backend=net-vm" ]' 'xvm_after = [ "sa-vm" ]' 'xvm_autostart = 1'
+	vm spare 'xvm_after = [ "workload" ]' 'xvm_autostart = 1'
+	echo 'name = "x"' >"$VMS/.#spare.cfg" # an editor's lock file is no definition
+	xvm --autostart
+	assert_failure 1
+	assert_output --regexp '^net-vm [0-9]+$'
+	assert_equal "$(created)" "net-vm "
+	grep -q "^xvm-start: error: unable to start sa-vm: its definition is broken: $VMS/sa-vm.cfg" <<<"$stderr" || fail "$stderr"
+	grep -q "^xvm-start: error: unable to start workload: it needs sa-vm, which is set aside$" <<<"$stderr" || fail "$stderr"
+	grep -q "^xvm-start: error: unable to start spare: it needs workload, which is set aside$" <<<"$stderr" || fail "$stderr"
+	xvm -n --autostart
+	assert_failure 100
+	assert_output "net-vm"
 }
 
 @test "--autostart starts what it needs first, in parallel where it can, and prints NAME DOMID" {
