@@ -68,7 +68,7 @@ for _ in $(seq 200); do [ -S /run/xs.sock ] && break; sleep 0.05; done'
 	stub xenconsoled 'exec sleep 100000'
 	stub mkxendev 'exit 0'
 	stub xvm-start 'exit 0'
-	stub nic-handoff 'case "$*" in *restore*) rm -f /run/nic-handoff.state ;; *) : >/run/nic-handoff.state ;; esac'
+	stub nic-handoff 'case "$*" in *restore*) rm -f /run/nic-handoff.state ;; *) echo netvm=net-vm >/run/nic-handoff.state ;; esac'
 	# The build server: busybox httpd on the chroot's own loopback.
 	sed -i 's|^IMAGE_URL=.*|IMAGE_URL="http://127.0.0.1:8080"|' "$ROOT/etc/conf.d/net-handoff"
 }
@@ -148,11 +148,22 @@ started() { printf 'rc-service %s status >/dev/null || echo "not started: %s"; '
 	assert_output --regexp "xvm-start --stop --timeout 30 --all"
 }
 
-@test "shutdown stops the VMs, then takes the NIC back" {
-	run_logged in_root "$boot; openrc shutdown >/dev/null 2>&1; cat /var/log/stubs.log"
+@test "power-off stops every VM and leaves the NIC on pciback (issue 24)" {
+	run_logged in_root "$boot; openrc shutdown 2>&1; cat /var/log/stubs.log"
 	assert_success
-	local order
-	order=$(echo "$output" | awk '$2 == "xvm-start" && /--stop/ { print "stop" } $2 == "nic-handoff" && /restore/ { print "restore" }' | tr '\n' ' ')
-	assert_equal "$order" "stop restore "
 	assert_output --regexp "xvm-start --stop --timeout 30 --all"
+	assert_output --partial "Leaving eth0 on pciback for the power-off"
+	refute_output --regexp "nic-handoff .*restore"
+}
+
+@test "by hand, xvm restart keeps the net-vm, and net-handoff stop waits for its clients (issue 24)" {
+	stub xl 'printf "Name ID Mem VCPUs State Time(s)\nDomain-0 0 1024 2 r----- 1.0\nnet-vm 1 256 1 -b---- 1.0\n"
+		[ -e /run/clients-gone ] || echo "workload-vm 2 256 1 -b---- 1.0"'
+	run_logged in_root "$boot; rc-service xvm restart 2>&1; rc-service net-handoff stop 2>&1; echo stop=\$?;
+		touch /run/clients-gone; rc-service net-handoff stop 2>&1; cat /var/log/stubs.log"
+	assert_line --regexp "xvm-start --stop --timeout 30 sa-vm workload-vm$"
+	refute_output --regexp "xvm-start --stop .*net-vm"
+	assert_output --partial "net-vm carries the network of: workload-vm"
+	refute_line stop=0
+	assert_line --regexp "nic-handoff --state /run/nic-handoff.state restore$"
 }
