@@ -169,12 +169,18 @@ Result<std::vector<std::string>> Handoff::Describe() {
   std::string done;
   for (const std::string& step : record->done) done += (done.empty() ? "" : " ") + step;
   const bool adopted = !record->done.empty() && record->done.back() == "default-route";
+  const bool started =
+      std::find(record->done.begin(), record->done.end(), "netvm") != record->done.end();
   std::vector<std::string> lines = {
       record->iface + " " + record->bdf + " " + (record->driver.empty() ? "-" : record->driver),
       std::string(adopted ? "handed to " : "on its way to ") + record->netvm +
           (record->netvm_domid ? " (domain " + std::to_string(record->netvm_domid) + ")" : "") +
           (record->vif.empty() ? "" : " over " + record->vif + " via " + record->gateway),
       "done: " + done};
+  // A net-vm that is gone took dom0's network with it: say what helps.
+  if (started && !xen_.Alive(record->netvm, record->netvm_domid))
+    lines.push_back(record->netvm + " is gone: `nic-handoff restore` gives " + record->iface +
+                    " back to dom0");
   return lines;
 }
 

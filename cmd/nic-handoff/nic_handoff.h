@@ -74,6 +74,8 @@ class NetVmControl {
   /// Destroys the domain `domid` (when 0, the one called `name`); succeeds
   /// only once Xen has no such domain.
   virtual Status Destroy(const std::string& name, unsigned domid) = 0;
+  /// Whether Xen has the domain `domid` (or, when 0, one called `name`).
+  virtual bool Alive(const std::string& name, unsigned domid) = 0;
   /// Waits until dom0's first vif towards `domid` is connected; its name
   /// ("vif3.0") and the net-vm's address on it.
   struct Vif {

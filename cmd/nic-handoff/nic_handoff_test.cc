@@ -208,6 +208,7 @@ class FakeXen : public NetVmControl {
     net_.links[7] = Link{"vif7.0", "fe:ff:ff:ff:ff:ff", true, {}, {}};
     return 7U;
   }
+  bool Alive(const std::string& name, unsigned) override { return running.count(name) != 0; }
   Status Destroy(const std::string& name, unsigned) override {
     if (faults.Hit()) return Fault("destroy " + name);
     running.erase(name);
@@ -294,6 +295,11 @@ TEST_F(HandoffTest, TheNicGoesToPcibackAndDom0RoutesThroughTheNetVm) {
   ASSERT_TRUE(Run(HandoffCommand::kStatus));
   EXPECT_EQ((*Run(HandoffCommand::kStatus))[1],
             "handed to net-vm (domain 7) over vif7.0 via 10.137.0.1");
+  EXPECT_EQ(Run(HandoffCommand::kStatus)->size(), 3U) << "the net-vm runs";
+  xen_.running.clear();  // it died, or was destroyed by hand
+  EXPECT_EQ((*Run(HandoffCommand::kStatus))[3],
+            "net-vm is gone: `nic-handoff restore` gives eth0 back to dom0");
+  xen_.running.insert("net-vm");
   // Twice is harmless: refused, and nothing changes.
   EXPECT_EQ(Run(HandoffCommand::kHandoff).error().exit, ExitCode::kRefused);
   ASSERT_TRUE(Run(HandoffCommand::kRestore));

@@ -179,6 +179,11 @@ Status XenNetVm::Destroy(const std::string& name, unsigned domid) {
   return {};
 }
 
+bool XenNetVm::Alive(const std::string& name, unsigned domid) {
+  if (domid != 0) return XenHasDomain(xl_, std::to_string(domid));
+  return static_cast<bool>(RunWaiting({xl_, "domid", name}, true));
+}
+
 // dom0's first vif towards `domid`, once its hotplug says it is connected.
 Result<NetVmControl::Vif> XenNetVm::AwaitVif(unsigned domid) {
   Result<Xenstore> xs = Xenstore::Open();

@@ -38,6 +38,7 @@ class XenNetVm : public NetVmControl {
         patience_(patience) {}
   Result<unsigned> Start(const std::string& name) override;
   Status Destroy(const std::string& name, unsigned domid) override;
+  bool Alive(const std::string& name, unsigned domid) override;
   Result<Vif> AwaitVif(unsigned domid) override;
   Status SetDriverPath(const std::string& bdf, const std::string& driver) override;
   Status ClearDriverPath(const std::string& bdf) override;
