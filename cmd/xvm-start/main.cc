@@ -22,7 +22,7 @@ const qmin::ToolSpec kTool = {
         {"dry-run",   'n', "",        "print the order and do nothing"},
         {"stop",      0,   "",        "shut the VMs down, dependents first"},
         {"sys",       0,   "DIR",     "where hypervisor/version is read (default /sys)"},
-        {"timeout",   0,   "SECONDS", "with --stop: how long a clean shutdown may take (default 60)"},
+        {"timeout",   0,   "SECONDS", "with --stop: how long the run's clean shutdowns may take (default 60)"},
         {"vm-dir",    0,   "DIR",     "VM definitions (default /etc/xvm)"},
         {"xl",        0,   "PATH",    "the host's xl (default /usr/sbin/xl)"},
     },

@@ -100,9 +100,10 @@ class Stopper : public XvmRun {
  private:
   struct Vm {
     bool running = false;
-    bool stopping = false;
-    pid_t shutdown = -1;
-    EventLoop::TimerId deadline = 0;
+    unsigned domid = 0;     ///< its domain now, when running
+    bool stopping = false;  ///< an xl shutdown or destroy of it is under way
+    bool went = false;      ///< it was down once in this run
+    pid_t shutdown = -1;    ///< that xl shutdown -w
   };
   void Launch() override;
   void OnDomainsChanged() override;
@@ -111,9 +112,15 @@ class Stopper : public XvmRun {
   void Stop(const std::string& name);
   void Destroy(const std::string& name);
   void Gone(const std::string& name);
+  void OnDeadline();
+  void GiveUp();
 
   std::vector<std::string> plan_;
   std::map<std::string, Vm> state_;
+  /// Past the one deadline of the whole run, what still runs is destroyed;
+  /// past a grace after it, the run gives up on what keeps coming back.
+  bool expired_ = false;
+  bool given_up_ = false;
 };
 
 }  // namespace qmin

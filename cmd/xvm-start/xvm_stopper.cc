@@ -10,18 +10,35 @@
 
 namespace qmin {
 
+namespace {
+
+// After the deadline, how long destroyed VMs may keep coming back (xl
+// restarting a VM that rebooted, an autostart) before the run gives up.
+constexpr std::chrono::seconds kDestroyGrace{15};
+
+}  // namespace
+
+// One deadline for the whole run, set once: a VM that reboots instead of
+// halting, or is started again meanwhile, cannot make the stop wait forever.
 Stopper::Stopper(EventLoop& loop, Log& log, const XvmOptions& options, const VmMap& vms,
                  std::vector<std::string> plan)
     : XvmRun(loop, log, options, vms), plan_(std::move(plan)) {
   for (const std::string& name : plan_) state_[name] = Vm{};
+  loop_.AddTimer(std::chrono::seconds(options_.stop_timeout), [this] { OnDeadline(); });
 }
 
+// A VM that is running again after its shutdown (under a new domain ID, or
+// the same) is stopped again: Launch sees it running and not stopping.
 void Stopper::OnDomainsChanged() {
   const std::map<unsigned, std::string> names = DomainNames();
   for (auto& [name, vm] : state_) {
-    const bool running = FindDomain(names, name).has_value();
-    if (vm.running && !running) Gone(name);
-    vm.running = running;
+    const std::optional<unsigned> domid = FindDomain(names, name);
+    if (vm.running && !domid) Gone(name);
+    if (domid && ((!vm.running && vm.went) || (vm.running && *domid != vm.domid)))
+      log_.Notice(name + " is back as domain " + std::to_string(*domid) + ": stopping it again");
+    if (vm.running && !domid) vm.went = true;
+    vm.running = domid.has_value();
+    vm.domid = domid.value_or(0);
   }
   Launch();
 }
@@ -29,13 +46,18 @@ void Stopper::OnDomainsChanged() {
 void Stopper::Launch() {
   for (const std::string& name : plan_) {
     Vm& vm = state_[name];
-    if (!vm.running || vm.stopping) continue;
+    if (!vm.running || vm.stopping || given_up_) continue;
     const std::vector<std::string> dependents = Dependents(vms_, name);
     const bool waits =
         std::any_of(dependents.begin(), dependents.end(), [&](const std::string& other) {
           return state_.count(other) != 0 && state_[other].running;
         });
-    if (!waits) Stop(name);
+    if (waits) continue;  // dependents first, even when destroying
+    if (expired_) {
+      Destroy(name);
+    } else {
+      Stop(name);
+    }
   }
 }
 
@@ -47,28 +69,52 @@ void Stopper::Stop(const std::string& name) {
       xl_.Run({"shutdown", "-w", name}, [this, name](int status, const std::string&) {
         Vm& stopped = state_[name];
         stopped.shutdown = -1;
-        if (stopped.deadline != 0) loop_.CancelTimer(stopped.deadline);
-        stopped.deadline = 0;
-        if (status != 0 && stopped.running) return Destroy(name);
+        stopped.stopping = false;
+        if (status != 0 && stopped.running && !expired_) return Destroy(name);
         OnDomainsChanged();
         MaybeDone();
       });
   if (!pid) return Destroy(name);
   vm.shutdown = *pid;
-  vm.deadline = loop_.AddTimer(std::chrono::seconds(options_.stop_timeout), [this, name] {
-    Vm& late = state_[name];
-    late.deadline = 0;
-    log_.Warning(name + " did not shut down within " + std::to_string(options_.stop_timeout) +
-                 " s: destroying it");
-    if (late.shutdown > 0) kill(late.shutdown, SIGTERM);
-  });
+}
+
+void Stopper::OnDeadline() {
+  expired_ = true;
+  std::string late;
+  std::size_t count = 0;
+  for (auto& [name, vm] : state_) {
+    if (!vm.running) continue;
+    late += (late.empty() ? "" : ", ") + name;
+    ++count;
+    if (vm.shutdown > 0) kill(vm.shutdown, SIGTERM);
+  }
+  if (count == 0) return;
+  log_.Warning(late + " did not shut down within " + std::to_string(options_.stop_timeout) +
+               " s: destroying " + (count == 1 ? "it" : "them"));
+  loop_.AddTimer(kDestroyGrace, [this] { GiveUp(); });
+  Launch();
+}
+
+void Stopper::GiveUp() {
+  for (const auto& [name, vm] : state_) {
+    if (!vm.running) continue;
+    failed_ = true;
+    log_.Error(InvalidError("stop " + name, "it keeps coming back after xl destroy"));
+  }
+  given_up_ = true;
+  MaybeDone();
 }
 
 void Stopper::Destroy(const std::string& name) {
+  state_[name].stopping = true;
   Result<pid_t> pid = xl_.Run({"destroy", name}, [this, name](int status, const std::string& said) {
-    if (status != 0) {
+    // A destroy that failed is not tried again at once (no loop of xl
+    // runs): the run ends with it, at the latest when it gives up.
+    if (status != 0 && state_[name].running) {
       failed_ = true;
       log_.Error(InvalidError("destroy " + name, said.empty() ? "xl destroy failed" : said));
+    } else {
+      state_[name].stopping = false;
     }
     OnDomainsChanged();
     MaybeDone();
@@ -82,8 +128,8 @@ void Stopper::Destroy(const std::string& name) {
 void Stopper::Gone(const std::string& name) { log_.Notice(name + " is down"); }
 
 bool Stopper::Done() const {
-  return std::none_of(state_.begin(), state_.end(),
-                      [](const auto& entry) { return entry.second.running; });
+  return given_up_ || std::none_of(state_.begin(), state_.end(),
+                                   [](const auto& entry) { return entry.second.running; });
 }
 
 }  // namespace qmin
