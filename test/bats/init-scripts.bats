@@ -145,13 +145,13 @@ started() { printf 'rc-service %s status >/dev/null || echo "not started: %s"; '
 	assert_success
 	refute_output --partial "not started"
 	assert_output --partial "some VMs did not start"
-	assert_output --regexp "xvm-start --stop --timeout 30 --all"
+	assert_output --regexp "xvm-start --stop --timeout 90 --all"
 }
 
 @test "power-off stops every VM and leaves the NIC on pciback (issue 24)" {
 	run_logged in_root "$boot; openrc shutdown 2>&1; cat /var/log/stubs.log"
 	assert_success
-	assert_output --regexp "xvm-start --stop --timeout 30 --all"
+	assert_output --regexp "xvm-start --stop --timeout 90 --all"
 	assert_output --partial "Leaving eth0 on pciback for the power-off"
 	refute_output --regexp "nic-handoff .*restore"
 }
@@ -161,7 +161,7 @@ started() { printf 'rc-service %s status >/dev/null || echo "not started: %s"; '
 		[ -e /run/clients-gone ] || echo "workload-vm 2 256 1 -b---- 1.0"'
 	run_logged in_root "$boot; rc-service xvm restart 2>&1; rc-service net-handoff stop 2>&1; echo stop=\$?;
 		touch /run/clients-gone; rc-service net-handoff stop 2>&1; cat /var/log/stubs.log"
-	assert_line --regexp "xvm-start --stop --timeout 30 sa-vm workload-vm$"
+	assert_line --regexp "xvm-start --stop --timeout 90 sa-vm workload-vm$"
 	refute_output --regexp "xvm-start --stop .*net-vm"
 	assert_output --partial "net-vm carries the network of: workload-vm"
 	refute_line stop=0
