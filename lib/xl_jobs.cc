@@ -18,26 +18,39 @@ XlJobs::~XlJobs() {
   for (auto& [pid, job] : jobs_) {
     loop_.Remove(job.fd);
     close(job.fd);
+    loop_.CancelTimer(job.deadline);
   }
 }
 
-Result<pid_t> XlJobs::Run(const std::vector<std::string>& args, Done done) {
+Result<pid_t> XlJobs::Run(const std::vector<std::string>& args, Done done,
+                          std::chrono::seconds limit) {
   int errors[2];
   if (pipe2(errors, O_CLOEXEC | O_NONBLOCK) != 0) return SystemError("run " + xl_, errno);
   SpawnOptions options;
   options.argv = {xl_};
   options.argv.insert(options.argv.end(), args.begin(), args.end());
   options.fds = {-1, -1, errors[1]};
+  options.new_session = true;  // its own process group, to kill it whole
   Result<pid_t> pid = Spawn(options);
   close(errors[1]);
   if (!pid) {
     close(errors[0]);
     return pid.error();
   }
-  jobs_[*pid] = Job{errors[0], "", std::move(done)};
-  if (!loop_.Add(errors[0], EPOLLIN, [this, pid = *pid](std::uint32_t) { Read(pid); }))
-    kill(*pid, SIGKILL);
+  Job& job = jobs_[*pid];
+  job.fd = errors[0];
+  job.done = std::move(done);
+  job.limit = limit;
+  job.deadline = loop_.AddTimer(limit, [this, pid = *pid] { Kill(pid); });
+  if (!loop_.Add(errors[0], EPOLLIN, [this, pid = *pid](std::uint32_t) { Read(pid); })) Kill(*pid);
   return *pid;
+}
+
+void XlJobs::Kill(pid_t pid) {
+  auto it = jobs_.find(pid);
+  if (it == jobs_.end() || it->second.killed) return;
+  it->second.killed = true;
+  kill(-pid, SIGKILL);
 }
 
 void XlJobs::Read(pid_t pid) {
@@ -59,6 +72,10 @@ bool XlJobs::Reaped(pid_t pid, int status) {
   jobs_.erase(it);
   loop_.Remove(job.fd);
   close(job.fd);
+  loop_.CancelTimer(job.deadline);
+  if (job.killed)
+    job.said +=
+        "\nxl: error: killed: it had not ended within " + std::to_string(job.limit.count()) + " s";
   job.done(ExitStatusOf(status), job.said);
   return true;
 }

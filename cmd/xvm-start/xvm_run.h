@@ -85,6 +85,7 @@ class Starter : public XvmRun {
   std::string Missing(const std::string& name, bool& failed);
   void Up(const std::string& name);
   void Fail(const std::string& name, const std::string& why);
+  void DestroyLeftover(const std::string& name);
   void StopWaiting(Vm& vm, const std::string& name);
 
   std::vector<std::string> plan_;

@@ -119,13 +119,29 @@ void Starter::Create(const std::string& name) {
   state_[name].state = State::kCreating;
   if (std::string problem = Preflight(vm); !problem.empty()) return Fail(name, problem);
   log_.Notice("creating " + name + " (" + std::string(DomainTypeName(vm.type)) + ")");
-  Result<pid_t> pid =
-      xl_.Run({"create", "-q", vm.path},
-              [this, name](int status, const std::string& said) { OnCreated(name, status, said); });
-  if (!pid) Fail(name, pid.error().Text());
+  // xvm_timeout counts from here: an xl create that hangs is part of it.
+  const std::chrono::seconds timeout(vm.timeout);
+  Result<pid_t> pid = xl_.Run(
+      {"create", "-q", vm.path},
+      [this, name](int status, const std::string& said) { OnCreated(name, status, said); },
+      timeout);
+  if (!pid) return Fail(name, pid.error().Text());
+  state_[name].deadline = loop_.AddTimer(timeout, [this, name, pid = *pid] {
+    state_[name].deadline = 0;
+    if (state_[name].state == State::kCreating) {
+      xl_.Kill(pid);
+      return Fail(name,
+                  "xl create had not ended within " + std::to_string(vms_.at(name).timeout) + " s");
+    }
+    bool failed = false;
+    const std::string missing = Missing(name, failed);
+    Fail(name, "not up within " + std::to_string(vms_.at(name).timeout) + " s: " + missing);
+  });
 }
 
 void Starter::OnCreated(const std::string& name, int status, const std::string& said) {
+  // Failed meanwhile (its deadline): a domain that appeared all the same goes.
+  if (state_[name].state != State::kCreating) return DestroyLeftover(name);
   if (status != 0) {
     const std::optional<std::string> hypervisor = HypervisorVersion(options_.sys);
     const std::optional<std::string> toolstack = ToolstackVersion(options_.xl);
@@ -149,12 +165,6 @@ void Starter::Await(const std::string& name) {
   Vm& state = state_[name];
   state.state = State::kReadying;
   if (Status watched = WatchReadiness(name); !watched) return Fail(name, watched.error().Text());
-  state.deadline = loop_.AddTimer(std::chrono::seconds(vms_.at(name).timeout), [this, name] {
-    state_[name].deadline = 0;
-    bool failed = false;
-    const std::string missing = Missing(name, failed);
-    Fail(name, "not up within " + std::to_string(vms_.at(name).timeout) + " s: " + missing);
-  });
   Check(name);
 }
 
@@ -250,20 +260,25 @@ void Starter::Up(const std::string& name) {
 // A VM that was created and failed is destroyed; what depends on it is skipped.
 void Starter::Fail(const std::string& name, const std::string& why) {
   Vm& vm = state_[name];
-  const bool created = vm.state == State::kReadying;
+  const bool tried = vm.state == State::kCreating || vm.state == State::kReadying;
   StopWaiting(vm, name);
   vm.state = State::kFailed;
   failed_ = true;
   log_.Error(InvalidError("start " + name, why));
-  if (created) {
-    Result<pid_t> pid = xl_.Run({"destroy", name}, [this, name](int status, const std::string&) {
-      if (status != 0) log_.Warning("xl destroy " + name + " failed");
-      MaybeDone();
-    });
-    if (!pid) log_.Warning(pid.error());
-  }
+  if (tried) DestroyLeftover(name);
   Launch();
   MaybeDone();
+}
+
+// A create that failed after its domain appeared (or was cut off at its
+// deadline) leaves no domain behind.
+void Starter::DestroyLeftover(const std::string& name) {
+  if (!FindDomain(DomainNames(), name)) return;
+  Result<pid_t> pid = xl_.Run({"destroy", name}, [this, name](int status, const std::string&) {
+    if (status != 0) log_.Warning("xl destroy " + name + " failed");
+    MaybeDone();
+  });
+  if (!pid) log_.Warning(pid.error());
 }
 
 bool Starter::Done() const {

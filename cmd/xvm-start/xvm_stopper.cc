@@ -1,7 +1,6 @@
 // Stopper: a VM shuts down once nothing running depends on it; a clean
 // shutdown (xl shutdown -w) that takes longer than the timeout, or fails,
 // ends in xl destroy.
-#include <signal.h>
 
 #include <algorithm>
 
@@ -65,15 +64,19 @@ void Stopper::Stop(const std::string& name) {
   Vm& vm = state_[name];
   vm.stopping = true;
   log_.Notice("shutting " + name + " down");
-  Result<pid_t> pid =
-      xl_.Run({"shutdown", "-w", name}, [this, name](int status, const std::string&) {
+  // The run's deadline ends a clean shutdown sooner; this only bounds it.
+  const std::chrono::seconds limit(options_.stop_timeout + kDestroyGrace.count());
+  Result<pid_t> pid = xl_.Run(
+      {"shutdown", "-w", name},
+      [this, name](int status, const std::string&) {
         Vm& stopped = state_[name];
         stopped.shutdown = -1;
         stopped.stopping = false;
         if (status != 0 && stopped.running && !expired_) return Destroy(name);
         OnDomainsChanged();
         MaybeDone();
-      });
+      },
+      limit);
   if (!pid) return Destroy(name);
   vm.shutdown = *pid;
 }
@@ -86,7 +89,7 @@ void Stopper::OnDeadline() {
     if (!vm.running) continue;
     late += (late.empty() ? "" : ", ") + name;
     ++count;
-    if (vm.shutdown > 0) kill(vm.shutdown, SIGTERM);
+    if (vm.shutdown > 0) xl_.Kill(vm.shutdown);
   }
   if (count == 0) return;
   log_.Warning(late + " did not shut down within " + std::to_string(options_.stop_timeout) +

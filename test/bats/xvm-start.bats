@@ -208,6 +208,29 @@ created() { sed -n 's/^create \([^ ]*\) end .*/\1/p' "$XL_FAKE_DIR/log" 2>/dev/n
 	wait_for_line "$XL_FAKE_DIR/log" "^destroy broken"
 }
 
+@test "xvm_timeout counts from before xl create: a create that hangs is killed, and leaves nothing (issue 24)" {
+	vm slowpoke 'xl_fake_delay = "30"' 'xvm_timeout = 1'
+	vm other
+	xvm slowpoke other
+	assert_failure 1
+	assert_output --regexp '^other [0-9]+$'
+	grep -q "unable to start slowpoke: xl create had not ended within 1 s" <<<"$stderr" || fail "$stderr"
+	grep -q "^create slowpoke start" "$XL_FAKE_DIR/log"
+	! grep -q "^create slowpoke end" "$XL_FAKE_DIR/log" || fail "the create went on"
+	# The xl it ran, and its sleep, are gone with their process group.
+	! pgrep -f "fakes/xl create -q $VMS/slowpoke.cfg" >/dev/null || fail "xl create still runs"
+}
+
+@test "a create that fails after its domain appeared leaves no domain behind (issue 24)" {
+	vm late 'xl_fake_fail_late = "cannot build the domain"'
+	xvm late
+	assert_failure 1
+	grep -q 'unable to start late: xl create exited 3: "libxl: error: .*cannot build the domain"' <<<"$stderr" || fail "$stderr"
+	wait_for_line "$XL_FAKE_DIR/log" "^destroy late"
+	run "$XSCTL" ls /local/domain
+	assert_output ""
+}
+
 @test "a VM that is not up in xvm_timeout fails with what it lacked" {
 	vm slow 'vif = [ "ip=10.0.0.3" ]' 'xvm_wait = "hotplug"' 'xl_fake_hotplug_delay = "5"' 'xvm_timeout = 1'
 	xvm slow
