@@ -17,7 +17,7 @@ const qmin::ToolSpec kTool = {
     "qrx-broker",
     "[-dhnv] [--evaluate] [--vm-dir DIR] [--policy-dir DIR]... [--legacy-policy-dir DIR] "
     "[--socket PATH] [--rpc-dir DIR]... [--xvm-start PATH] [--autostart-timeout SECONDS] "
-    "[--ask-program PATH] [SOURCE TARGET SERVICE[+ARG]]",
+    "[--ask-program PATH] [--stopping-flag PATH] [SOURCE TARGET SERVICE[+ARG]]",
     "Route qrexec calls between VMs by Qubes' policy.d rules.",
     {
         {"ask-program",       0,   "PATH", "decides `ask' rules: prints the target it allows, or nothing"},
@@ -30,6 +30,7 @@ const qmin::ToolSpec kTool = {
         {"rpc-dir",           0,   "DIR", "dom0's services, in order; repeat for more "
                                           "(default /usr/local/etc/qubes-rpc, then /etc/qubes-rpc)"},
         {"socket",            0,   "PATH", "where dom0's qrx-call connects (default /run/qubes/qrx-broker.sock)"},
+        {"stopping-flag",     0,   "PATH", "while it exists, no VM is started (default /run/xvm-stopping)"},
         {"vm-dir",            0,   "DIR", "VM definitions (default /etc/xvm)"},
         {"xvm-start",         0,   "PATH", "what starts a VM for autostart=yes (default /usr/sbin/xvm-start)"},
     },
@@ -46,6 +47,7 @@ qmin::Result<qmin::qrx::BrokerOptions> Options(const qmin::Args& args) {
   options.socket_path = args.Get("socket", options.socket_path);
   if (args.Has("rpc-dir")) options.runner.rpc_dirs = args.GetAll("rpc-dir");
   options.xvm_start = args.Get("xvm-start", options.xvm_start);
+  options.stopping_flag = args.Get("stopping-flag", options.stopping_flag);
   options.ask_program = args.Get("ask-program");
   if (!options.ask_program.empty() && access(options.ask_program.c_str(), X_OK) != 0)
     return qmin::SystemError("use --ask-program " + options.ask_program, errno,

@@ -147,6 +147,9 @@ void Broker::Wait(Routed call) {
     return Refuse(call.source, call.ident, call.client_fd,
                   "too many calls waiting for their targets");
   const bool running = domains_.ByName(call.target) != nullptr;
+  if (!running && access(options_.stopping_flag.c_str(), F_OK) == 0)
+    return Refuse(call.source, call.ident, call.client_fd,
+                  call.target + " is not running, and the VMs are being stopped: nothing starts");
   if (const auto wait = BackingOff(call.target); wait && !running)
     return Refuse(call.source, call.ident, call.client_fd,
                   call.target + " failed to start; the next try is in " +

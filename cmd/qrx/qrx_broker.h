@@ -32,6 +32,10 @@ struct BrokerOptions {
   std::string socket_path = kBrokerSocket;
   RunnerConfig runner;  ///< dom0's own services
   std::string xvm_start = "/usr/sbin/xvm-start";
+  /// Made by the xvm service while it stops the VMs (power-off): while it
+  /// exists the broker starts nothing, and a call to a VM that is not
+  /// running is refused at once.
+  std::string stopping_flag = "/run/xvm-stopping";
   std::string ask_program;                  ///< "": ask is refused (the host is headless)
   std::size_t max_pending_per_domain = 16;  ///< calls waiting for a target to start
   std::size_t max_pending_total = 256;

@@ -278,6 +278,19 @@ QUIET WORDS"
 	[ "$(wc -l <"$QRX/starts")" -eq $((runs + 1)) ] || fail "no new start after SIGHUP"
 }
 
+@test "while the VMs are being stopped, a call to one that is not running starts nothing (issue 24)" {
+	printf 'name = "sleeper"\n' >"$QRX/xvm/sleeper.cfg"
+	printf '#!/bin/sh\necho "$1" >>"%s/starts"\nexit 0\n' "$QRX" >"$QRX/counting-start"
+	chmod +x "$QRX/counting-start"
+	qrx_broker --xvm-start "$QRX/counting-start" --stopping-flag "$QRX/stopping"
+	touch "$QRX/stopping"
+	run -126 qrx_call work sleeper test.Start </dev/null
+	wait_for_line "$QRX/broker.log" "refused: sleeper is not running, and the VMs are being stopped: nothing starts"
+	[ ! -e "$QRX/starts" ] || fail "xvm-start ran: $(cat "$QRX/starts")"
+	run qrx_call work personal test.Cat <<<"running VMs still answer"
+	assert_success
+}
+
 @test "a domain re-created under a new ID is called again without restarting anything" {
 	qrx_broker
 	run qrx_call work personal test.Cat <<<"first"
