@@ -104,28 +104,39 @@ Handoff::Step Handoff::DeviceStep(const std::string& name) {
   return UnknownStep(name);
 }
 
-Status Handoff::DeleteRoutes() {
-  for (const InterfaceRoute& route : record_.routes)
-    if (Status status = Tolerant(net_.DeleteRoute(route, Interface())); !status) return status;
+namespace {
+
+// Makes one change for each of `items` (the NIC's routes or addresses),
+// letting be what is already so.
+template <typename Item, typename Change>
+Status EachTolerant(const std::vector<Item>& items, Change change) {
+  for (const Item& item : items)
+    if (Status status = Tolerant(change(item)); !status) return status;
   return {};
+}
+
+}  // namespace
+
+Status Handoff::DeleteRoutes() {
+  return EachTolerant(record_.routes,
+                      [this](const InterfaceRoute& r) { return net_.DeleteRoute(r, Interface()); });
 }
 
 Status Handoff::AddRoutes() {
-  for (const InterfaceRoute& route : record_.routes)
-    if (Status status = Tolerant(net_.AddRoute(route, Interface())); !status) return status;
-  return {};
+  return EachTolerant(record_.routes,
+                      [this](const InterfaceRoute& r) { return net_.AddRoute(r, Interface()); });
 }
 
 Status Handoff::DeleteAddresses() {
-  for (const InterfaceAddress& address : record_.addresses)
-    if (Status status = Tolerant(net_.DeleteAddress(address, Interface())); !status) return status;
-  return {};
+  return EachTolerant(record_.addresses, [this](const InterfaceAddress& a) {
+    return net_.DeleteAddress(a, Interface());
+  });
 }
 
 Status Handoff::AddAddresses() {
-  for (const InterfaceAddress& address : record_.addresses)
-    if (Status status = Tolerant(net_.AddAddress(address, Interface())); !status) return status;
-  return {};
+  return EachTolerant(record_.addresses, [this](const InterfaceAddress& a) {
+    return net_.AddAddress(a, Interface());
+  });
 }
 
 Status Handoff::AddVifAddresses() {
