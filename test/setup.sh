@@ -10,6 +10,7 @@ packages=(
 	clang-format clang-tidy shellcheck mandoc   # lint, part of make check
 	clang libclang-rt-14-dev                    # libFuzzer targets (make fuzz)
 	util-linux iproute2 iputils-ping            # unshare for mount tests; network namespaces
+	procps                                      # pgrep and pkill in the Bats suite
 	qemu-system-x86 cpio xz-utils kmod          # real-Xen tier: boot, images, module order
 	net-tools                                   # make bench: Xen's own vif-route runs ifconfig
 	fakeroot grub-pc-bin grub-common xorriso    # make image: the cpio without root, the ISO
