@@ -154,13 +154,13 @@ void PolicyStore::Reload() {
 // said again.
 void PolicyStore::Report(const LoadReport& report) {
   const std::string what = loaded_once_ ? "reload" : "load";
+  const auto is_new = [this](const std::vector<std::string>& before, const std::string& line) {
+    return !loaded_once_ || std::find(before.begin(), before.end(), line) == before.end();
+  };
   for (const std::string& warning : report.warnings)
-    if (!loaded_once_ ||
-        std::find(last_.warnings.begin(), last_.warnings.end(), warning) == last_.warnings.end())
-      log_.Warning("policy file skipped: " + warning);
+    if (is_new(last_.warnings, warning)) log_.Warning("policy file skipped: " + warning);
   for (const std::string& error : report.vm_errors)
-    if (!loaded_once_ ||
-        std::find(last_.vm_errors.begin(), last_.vm_errors.end(), error) == last_.vm_errors.end())
+    if (is_new(last_.vm_errors, error))
       log_.Warning("VM definition error: " + error + "; that VM is unknown until it is fixed");
   if (report.ok()) {
     log_.Info("policy " + what + "ed: " + std::to_string(report.rules) + " rules from " +

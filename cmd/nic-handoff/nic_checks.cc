@@ -18,9 +18,9 @@ Status CheckNetVm(const std::string& vm_dir, const std::string& netvm, const std
   const VmLoad load = LoadVmDefinitions(vm_dir);
   const auto vm = load.vms.find(netvm);
   if (vm == load.vms.end()) {
-    for (const std::string& error : load.errors)
-      if (error.rfind(vm_dir + "/" + netvm + ".cfg:", 0) == 0) return refuse(error);
-    return refuse("no definition " + vm_dir + "/" + netvm + ".cfg");
+    const auto broken = load.broken.find(netvm);
+    return refuse(broken != load.broken.end() ? broken->second
+                                              : "no definition " + vm_dir + "/" + netvm + ".cfg");
   }
   if (vm->second.type != DomainType::kPv)
     return refuse("its type is " + std::string(DomainTypeName(vm->second.type)) +

@@ -160,14 +160,18 @@ Result<unsigned> XenNetVm::Start(const std::string& name) {
 // net-vm is looked for by name too (`xl domid`): recorded under one ID, it
 // may run under another since (xl restarts a VM that reboots), or have got
 // no ID on record at all (killed while xvm-start ran).
-Status XenNetVm::Destroy(const std::string& name, unsigned domid) {
+std::vector<std::string> XenNetVm::DomainIds(const std::string& name, unsigned domid) {
   std::vector<std::string> ids;
   if (domid != 0) ids.push_back(std::to_string(domid));
   if (Result<std::string> named = RunWaiting({xl_, "domid", name}, true)) {
     const std::string id = Trimmed(*named);
     if (ParseDomainId(id) && id != "0" && (ids.empty() || ids[0] != id)) ids.push_back(id);
   }
-  for (const std::string& id : ids) {
+  return ids;
+}
+
+Status XenNetVm::Destroy(const std::string& name, unsigned domid) {
+  for (const std::string& id : DomainIds(name, domid)) {
     if (!XenHasDomain(xl_, id)) continue;  // gone already
     Result<std::string> destroyed = RunWaiting({xl_, "destroy", id});
     if (XenHasDomain(xl_, id))
@@ -180,8 +184,9 @@ Status XenNetVm::Destroy(const std::string& name, unsigned domid) {
 }
 
 bool XenNetVm::Alive(const std::string& name, unsigned domid) {
-  if (domid != 0) return XenHasDomain(xl_, std::to_string(domid));
-  return static_cast<bool>(RunWaiting({xl_, "domid", name}, true));
+  const std::vector<std::string> ids = DomainIds(name, domid);
+  return std::any_of(ids.begin(), ids.end(),
+                     [this](const std::string& id) { return XenHasDomain(xl_, id); });
 }
 
 // dom0's first vif towards `domid`, once its hotplug says it is connected.

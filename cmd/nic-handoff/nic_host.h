@@ -46,6 +46,10 @@ class XenNetVm : public NetVmControl {
   Status Unquarantine(const std::string& bdf) override;
 
  private:
+  /// The net-vm's domains: the recorded ID, and the one xl finds by name
+  /// (another, once xl has restarted it).
+  std::vector<std::string> DomainIds(const std::string& name, unsigned domid);
+
   std::string xvm_start_;
   std::string vm_dir_;  ///< passed on to xvm-start
   std::string xl_;

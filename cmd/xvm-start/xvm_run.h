@@ -104,6 +104,7 @@ class Stopper : public XvmRun {
     unsigned domid = 0;     ///< its domain now, when running
     bool stopping = false;  ///< an xl shutdown or destroy of it is under way
     bool went = false;      ///< it was down once in this run
+    unsigned asked = 0;     ///< the domain an xl shutdown was sent to (not asked again)
     pid_t shutdown = -1;    ///< that xl shutdown -w
   };
   void Launch() override;

@@ -45,7 +45,9 @@ void Stopper::OnDomainsChanged() {
 void Stopper::Launch() {
   for (const std::string& name : plan_) {
     Vm& vm = state_[name];
-    if (!vm.running || vm.stopping || given_up_) continue;
+    // A domain already asked to shut down is not asked again (xl shutdown -w
+    // returns before xenstore drops it); one that came back under a new ID is.
+    if (!vm.running || vm.stopping || given_up_ || (vm.asked == vm.domid && !expired_)) continue;
     const std::vector<std::string> dependents = Dependents(vms_, name);
     const bool waits =
         std::any_of(dependents.begin(), dependents.end(), [&](const std::string& other) {
@@ -63,6 +65,7 @@ void Stopper::Launch() {
 void Stopper::Stop(const std::string& name) {
   Vm& vm = state_[name];
   vm.stopping = true;
+  vm.asked = vm.domid;
   log_.Notice("shutting " + name + " down");
   // The run's deadline ends a clean shutdown sooner; this only bounds it.
   const std::chrono::seconds limit(options_.stop_timeout + kDestroyGrace.count());
