@@ -144,6 +144,13 @@ wait_exit() {
 	done
 }
 
+# wait_for_count FILE PATTERN COUNT SECONDS: waits until FILE has COUNT lines
+# matching PATTERN (extended regex): for a line that repeats, each round's own.
+wait_for_count() {
+	wait_until "$4" has_lines "$1" "$2" "$3"
+}
+has_lines() { [ "$(grep -cE "$2" "$1" 2>/dev/null)" -ge "$3" ]; }
+
 # wait_for_line FILE PATTERN [SECONDS]: waits until FILE has a line matching
 # the extended regular expression PATTERN.
 wait_for_line() {
