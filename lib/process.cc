@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 
@@ -18,6 +20,7 @@ namespace qmin {
 namespace {
 
 constexpr std::size_t kMaxAccountFile = 4 << 20;
+constexpr std::size_t kMaxPrinted = 64 * 1024;
 
 std::optional<Account> FindInPasswd(const std::string& passwd, const std::string& name) {
   for (std::string_view line : Split(passwd, '\n')) {
@@ -170,6 +173,70 @@ void CloseDescriptorsFrom(int first) {
 #endif
   const long limit = sysconf(_SC_OPEN_MAX);
   for (long fd = first; fd < (limit > 0 ? limit : 1024); ++fd) close(static_cast<int>(fd));
+}
+
+namespace {
+
+// A descriptor that becomes readable when `pid` ends, or -1 where the
+// kernel has none (before Linux 5.3): the caller then looks every 50 ms.
+int EndOf(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  return -1;
+#endif
+}
+
+// Reads what is there; false once the writers have all closed it.
+bool Drain(int fd, std::string& printed) {
+  char buffer[4096];
+  for (;;) {
+    const ssize_t got = read(fd, buffer, sizeof buffer);
+    if (got > 0 && printed.size() < kMaxPrinted)
+      printed.append(buffer, static_cast<std::size_t>(got));
+    if (got == 0) return false;
+    if (got < 0) return errno == EAGAIN || errno == EINTR;
+  }
+}
+
+}  // namespace
+
+Result<Finished> RunBounded(SpawnOptions options, std::chrono::milliseconds limit) {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC | O_NONBLOCK) != 0) return SystemError("run " + options.argv[0], errno);
+  options.fds[1] = out[1];
+  options.new_session = true;
+  Result<pid_t> pid = Spawn(options);
+  close(out[1]);
+  if (!pid) {
+    close(out[0]);
+    return pid.error();
+  }
+  Finished finished;
+  const int end = EndOf(*pid);
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  bool open = true, ended = false;
+  while (open || !ended) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      kill(-*pid, SIGKILL);
+      finished.killed = true;
+      break;
+    }
+    pollfd ready[2] = {{open ? out[0] : -1, POLLIN, 0}, {ended ? -1 : end, POLLIN, 0}};
+    const long wait = end < 0 && !ended ? std::min<long>(left.count(), 50) : left.count();
+    poll(ready, 2, static_cast<int>(wait));
+    if (open && ready[0].revents != 0) open = Drain(out[0], finished.printed);
+    if (!ended) ended = waitpid(*pid, &status, WNOHANG) == *pid;
+  }
+  close(out[0]);
+  if (end >= 0) close(end);
+  if (!ended) waitpid(*pid, &status, 0);
+  finished.status = ExitStatusOf(status);
+  return finished;
 }
 
 }  // namespace qmin

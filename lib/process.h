@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <array>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,6 +65,19 @@ void UnblockSignals();
 /// from `first` up, so that nothing of the parent's (sockets, channels) is
 /// kept open, or answered, by the child.
 void CloseDescriptorsFrom(int first);
+
+/// How a program run by RunBounded ended.
+struct Finished {
+  int status = 0;       ///< its exit status (ExitStatusOf)
+  bool killed = false;  ///< it had not ended at its limit, and was killed
+  std::string printed;  ///< what it wrote to standard output (the first 64 KiB)
+};
+
+/// Runs a program to its end, for at most `limit`, in a process group of
+/// its own (options.new_session is set): one that has not ended by then is
+/// killed with its group. Its standard output is read into `printed`
+/// (options.fds[1] is replaced). Only a failure to start it is an error.
+Result<Finished> RunBounded(SpawnOptions options, std::chrono::milliseconds limit);
 
 }  // namespace qmin
 

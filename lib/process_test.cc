@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "test_util.h"
+#include "text.h"
 
 namespace qmin {
 namespace {
@@ -122,6 +123,48 @@ TEST(AccountTest, ReadFromPasswdAndGroup) {
   ASSERT_FALSE(nobody);
   EXPECT_EQ(nobody.error().exit, ExitCode::kRefused);
   EXPECT_EQ(nobody.error().Text(), "find user \"mallory\": no such user");
+}
+
+// Dead, or a zombie that nobody has reaped yet: it runs no more.
+bool Ended(const std::string& pid) {
+  std::ifstream stat("/proc/" + pid + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const std::size_t paren = line.rfind(')');
+  return paren != std::string::npos && line.substr(paren + 2, 1) == "Z";
+}
+
+TEST(RunBoundedTest, WhatItPrintedAndHowItEnded) {
+  SpawnOptions options;
+  options.argv = {"/bin/sh", "-c", "echo hello; echo oops >&2; exit 3"};
+  options.fds = {-1, -1, open("/dev/null", O_WRONLY | O_CLOEXEC)};
+  Result<Finished> finished = RunBounded(options, std::chrono::seconds(30));
+  close(options.fds[2]);
+  ASSERT_TRUE(finished);
+  EXPECT_EQ(finished->status, 3);
+  EXPECT_FALSE(finished->killed);
+  EXPECT_EQ(finished->printed, "hello\n");
+}
+
+TEST(RunBoundedTest, AtItsLimitTheWholeGroupIsKilled) {
+  SpawnOptions options;
+  // The child and a grandchild that would outlive it; each says its PID.
+  options.argv = {"/bin/sh", "-c", "sleep 60 & echo $!; exec sleep 60"};
+  Result<Finished> finished = RunBounded(options, std::chrono::milliseconds(300));
+  ASSERT_TRUE(finished);
+  EXPECT_TRUE(finished->killed);
+  EXPECT_EQ(finished->status, 128 + SIGKILL);
+  const std::string grandchild = Trimmed(finished->printed);
+  ASSERT_FALSE(grandchild.empty());
+  bool ended = false;
+  for (int tries = 0; tries < 500 && !(ended = Ended(grandchild)); ++tries) usleep(10000);
+  EXPECT_TRUE(ended) << "the grandchild " << grandchild << " still runs";
+}
+
+TEST(RunBoundedTest, AProgramThatDoesNotExistIsAnError) {
+  SpawnOptions options;
+  options.argv = {"/nonexistent/program"};
+  EXPECT_EQ(RunBounded(options, std::chrono::seconds(1)).error().exit, ExitCode::kNotFound);
 }
 
 }  // namespace

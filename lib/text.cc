@@ -36,6 +36,15 @@ std::vector<std::string_view> Split(std::string_view text, char separator) {
   }
 }
 
+std::string Join(const std::vector<std::string>& words, std::string_view separator) {
+  std::string joined;
+  for (const std::string& word : words) {
+    if (&word != &words.front()) joined += separator;
+    joined += word;
+  }
+  return joined;
+}
+
 bool IsNameChar(char c, std::string_view extra) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '.' || c == '-' || extra.find(c) != std::string_view::npos;

@@ -22,6 +22,9 @@ std::string Trimmed(std::string text);
 /// Splits on every `separator`; empty fields are kept.
 std::vector<std::string_view> Split(std::string_view text, char separator);
 
+/// The words with `separator` between them: Split's other way.
+std::string Join(const std::vector<std::string>& words, std::string_view separator);
+
 /// The characters names are made of: [A-Za-z0-9_.-], plus those in `extra`
 /// ("+" in service names, "@:" in qrexec targets, " " in request idents).
 bool IsNameChar(char c, std::string_view extra = "");

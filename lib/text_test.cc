@@ -60,5 +60,11 @@ TEST(NameRuleTest, SanitizeReplacesEveryOtherByteWithUnderscore) {
   EXPECT_EQ(SanitizeName("@default", ""), "_default");
 }
 
+TEST(JoinTest, SplitsOtherWay) {
+  EXPECT_EQ(Join({}, ", "), "");
+  EXPECT_EQ(Join({"a"}, ", "), "a");
+  EXPECT_EQ(Join({"a", "", "c"}, ","), "a,,c");
+}
+
 }  // namespace
 }  // namespace qmin

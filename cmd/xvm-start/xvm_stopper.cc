@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "text.h"
 #include "xen_host.h"
 #include "xvm_run.h"
 
@@ -86,17 +87,16 @@ void Stopper::Stop(const std::string& name) {
 
 void Stopper::OnDeadline() {
   expired_ = true;
-  std::string late;
-  std::size_t count = 0;
+  std::vector<std::string> late;
   for (auto& [name, vm] : state_) {
     if (!vm.running) continue;
-    late += (late.empty() ? "" : ", ") + name;
-    ++count;
+    late.push_back(name);
     if (vm.shutdown > 0) xl_.Kill(vm.shutdown);
   }
-  if (count == 0) return;
-  log_.Warning(late + " did not shut down within " + std::to_string(options_.stop_timeout) +
-               " s: destroying " + (count == 1 ? "it" : "them"));
+  if (late.empty()) return;
+  log_.Warning(Join(late, ", ") + " did not shut down within " +
+               std::to_string(options_.stop_timeout) + " s: destroying " +
+               (late.size() == 1 ? "it" : "them"));
   loop_.AddTimer(kDestroyGrace, [this] { GiveUp(); });
   Launch();
 }
