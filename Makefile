@@ -33,7 +33,8 @@ QRX_SRCS  := cmd/qrx/qrx_agent.cc cmd/qrx/qrx_ask.cc cmd/qrx/qrx_broker.cc cmd/q
 mkxendev_SRCS    := cmd/mkxendev/mkxendev.cc
 vif-route_SRCS   := cmd/vif-route/vif_route.cc
 nic-handoff_SRCS := cmd/nic-handoff/nic_checks.cc cmd/nic-handoff/nic_handoff.cc cmd/nic-handoff/nic_host.cc \
-                    cmd/nic-handoff/nic_record.cc cmd/nic-handoff/nic_steps.cc
+                    cmd/nic-handoff/nic_record.cc cmd/nic-handoff/nic_steps.cc \
+                    cmd/nic-handoff/nic_reconnect.cc
 xvm-start_SRCS   := cmd/xvm-start/xvm_graph.cc cmd/xvm-start/xvm_run.cc cmd/xvm-start/xvm_start.cc \
                     cmd/xvm-start/xvm_starter.cc cmd/xvm-start/xvm_stopper.cc
 qrx-agent_SRCS   := $(QRX_SRCS)

@@ -14,7 +14,7 @@ namespace {
 const qmin::ToolSpec kTool = {
     "nic-handoff",
     "[-hnv] [--sysfs DIR] [--state FILE] [--vm-dir DIR] [--xvm-start PATH] [--xl PATH] [--wait SECONDS] "
-    "IFACE NETVM | release IFACE | adopt IFACE NETVM | restore | status",
+    "IFACE NETVM | release IFACE | adopt IFACE NETVM | restore | status | reconnect VIF",
     "Hand dom0's NIC to the network VM and route through it; undo all of it on any failure.",
     {
         {"dry-run",   'n', "",        "print the steps and change nothing"},
@@ -39,18 +39,22 @@ qmin::Result<qmin::HandoffCommand> Command(const std::vector<std::string>& words
     options.iface = words[1];
     return qmin::HandoffCommand::kRelease;
   }
+  if (first == "reconnect" && want(2)) {
+    options.vif = words[1];
+    return qmin::HandoffCommand::kReconnect;
+  }
   if (first == "adopt" && want(3)) {
     options.iface = words[1];
     options.netvm = words[2];
     return qmin::HandoffCommand::kAdopt;
   }
-  if (want(2) && first != "release" && first != "adopt") {
+  if (want(2) && first != "release" && first != "adopt" && first != "reconnect") {
     options.iface = words[0];
     options.netvm = words[1];
     return qmin::HandoffCommand::kHandoff;
   }
   return qmin::UsageError(
-      "expected IFACE NETVM, release IFACE, adopt IFACE NETVM, restore or status");
+      "expected IFACE NETVM, release IFACE, adopt IFACE NETVM, restore, status or reconnect VIF");
 }
 
 // The signals an operator (Ctrl-C on hvc0), init or a hangup sends: held
@@ -93,6 +97,9 @@ qmin::Result<int> Run(const qmin::Args& args, qmin::Log& log) {
   // Every step is said on the log, even without -v: an operator over hvc0
   // wants to see what happened to the only network dom0 had.
   if (log.verbosity() == 0) log.set_verbosity(1);
+  // reconnect runs from a hotplug script, without a terminal.
+  if (*command == qmin::HandoffCommand::kReconnect)
+    log.set_sinks(qmin::Log::kStderr | qmin::Log::kSyslog);
   qmin::Handoff handoff(sysfs, net, xen, log, options);
   qmin::Result<std::vector<std::string>> lines = handoff.Run(*command);
   if (!lines) return lines.error();

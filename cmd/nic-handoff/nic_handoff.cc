@@ -152,12 +152,20 @@ Status Handoff::Undo(const std::vector<std::string>& names, std::string& restore
     if (Status saved = Save(); !saved) log_.Warning(saved.error());
   }
   if (!failed.empty()) {
-    std::string list;
-    for (const std::string& name : failed) list += (list.empty() ? "" : ", ") + name;
-    return InvalidError("undo " + list, std::string(held ? "the NIC stays on pciback; " : "") +
-                                            "see the log; the state file keeps them for restore");
+    return InvalidError("undo " + Join(failed, ", "),
+                        std::string(held ? "the NIC stays on pciback; " : "") +
+                            "see the log; the state file keeps them for restore");
   }
   if (!options_.dry_run) unlink(options_.state.c_str());
+  return {};
+}
+
+Status Handoff::ReadState() {
+  Result<std::string> text = ReadSmallFile(options_.state, 64 * 1024);
+  if (!text) return text.error();
+  Result<NicRecord> record = ParseRecord(*text, options_.state);
+  if (!record) return record.error();
+  record_ = *record;
   return {};
 }
 
@@ -166,8 +174,6 @@ Result<std::vector<std::string>> Handoff::Describe() {
   if (!text) return std::vector<std::string>{"no handoff: " + options_.state + " does not exist"};
   Result<NicRecord> record = ParseRecord(*text, options_.state);
   if (!record) return record.error();
-  std::string done;
-  for (const std::string& step : record->done) done += (done.empty() ? "" : " ") + step;
   const bool adopted = !record->done.empty() && record->done.back() == "default-route";
   const bool started =
       std::find(record->done.begin(), record->done.end(), "netvm") != record->done.end();
@@ -176,11 +182,12 @@ Result<std::vector<std::string>> Handoff::Describe() {
       std::string(adopted ? "handed to " : "on its way to ") + record->netvm +
           (record->netvm_domid ? " (domain " + std::to_string(record->netvm_domid) + ")" : "") +
           (record->vif.empty() ? "" : " over " + record->vif + " via " + record->gateway),
-      "done: " + done};
+      "done: " + Join(record->done, " ")};
   // A net-vm that is gone took dom0's network with it: say what helps.
   if (started && !xen_.Alive(record->netvm, record->netvm_domid))
     lines.push_back(record->netvm + " is gone: `nic-handoff restore` gives " + record->iface +
                     " back to dom0");
+  for (const std::string& vm : xen_.Stranded()) lines.push_back(StrandedLine(vm));
   return lines;
 }
 
@@ -191,6 +198,11 @@ Result<std::vector<std::string>> Handoff::Run(HandoffCommand command) {
   std::optional<FileLock> lock;
   if (!options_.dry_run) {
     Result<FileLock> locked = FileLock::Acquire(options_.state + ".lock", 0);
+    // The net-vm's vif comes up during a handoff too: that handoff sets it
+    // up itself (and holds the lock while it waits for it).
+    if (!locked && command == HandoffCommand::kReconnect && locked.error().errnum == ETIMEDOUT)
+      return std::vector<std::string>{"a nic-handoff is under way: it sets up " + options_.vif +
+                                      " itself"};
     if (!locked)
       return Error{ExitCode::kTemporary, "take " + options_.state + ".lock",
                    locked.error().errnum == ETIMEDOUT ? "another nic-handoff is running"
@@ -203,12 +215,9 @@ Result<std::vector<std::string>> Handoff::Run(HandoffCommand command) {
 
 Result<std::vector<std::string>> Handoff::RunLocked(HandoffCommand command) {
   const bool has_state = access(options_.state.c_str(), F_OK) == 0;
+  if (command == HandoffCommand::kReconnect) return Reconnect();
   if (command == HandoffCommand::kRestore || command == HandoffCommand::kAdopt) {
-    Result<std::string> text = ReadSmallFile(options_.state, 64 * 1024);
-    if (!text) return text.error();
-    Result<NicRecord> record = ParseRecord(*text, options_.state);
-    if (!record) return record.error();
-    record_ = *record;
+    if (Status read = ReadState(); !read) return read.error();
     if (command == HandoffCommand::kRestore) {
       std::string restored;
       if (Status undone = Undo(record_.done, restored); !undone) return undone.error();

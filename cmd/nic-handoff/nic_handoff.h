@@ -45,6 +45,14 @@ inline constexpr std::string_view kStepNames[] = {
     "netvm",  "vif",       "vif-addresses", "default-route"};
 bool IsStepName(std::string_view name);
 
+/// An error that says the change is so already (EEXIST, ENOENT, ...)
+/// counts as the change made: steps and undos may run twice.
+Status Tolerant(Status status);
+
+/// What status and reconnect say of a VM whose network went with its
+/// backend domain.
+std::string StrandedLine(const std::string& vm);
+
 std::string FormatRecord(const NicRecord& record);
 Result<NicRecord> ParseRecord(std::string_view text, const std::string& source);
 
@@ -83,6 +91,14 @@ class NetVmControl {
     IpAddress gateway;
   };
   virtual Result<Vif> AwaitVif(unsigned domid) = 0;
+  /// The same vif as it is now, connected or not: its hotplug script asks
+  /// while the new domain still waits for that script to end.
+  virtual Result<Vif> ReadVif(unsigned domid) = 0;
+  /// The domain called `name` now (`xl domid`), or 0 when Xen has none.
+  virtual unsigned DomainOf(const std::string& name) = 0;
+  /// The VMs with a vif whose backend domain is gone: their network went
+  /// with it.
+  virtual std::vector<std::string> Stranded() = 0;
   /// libxl's /libxl/pci/<dddd-bb-dd-f>/driver_path, so that
   /// `xl pci-assignable-remove -r` can give the device back too.
   virtual Status SetDriverPath(const std::string& bdf, const std::string& driver) = 0;
@@ -104,6 +120,7 @@ struct HandoffOptions {
   std::string state = "/run/nic-handoff.state";
   std::string iface;
   std::string netvm;
+  std::string vif;  ///< reconnect: the vif whose hotplug ran
   bool dry_run = false;
   /// The VM definitions that CheckNetVm reads; "" checks nothing (the
   /// unit tests' doubles have no definitions).
@@ -116,7 +133,7 @@ struct HandoffOptions {
 /// pciback's directory below /sys.
 inline constexpr char kPcibackDir[] = "bus/pci/drivers/pciback";
 
-enum class HandoffCommand { kHandoff, kRelease, kAdopt, kRestore, kStatus };
+enum class HandoffCommand { kHandoff, kRelease, kAdopt, kRestore, kStatus, kReconnect };
 
 class Handoff {
  public:
@@ -163,6 +180,8 @@ class Handoff {
   Status Save();
   int Interface();
   Result<std::vector<std::string>> Describe();
+  Result<std::vector<std::string>> Reconnect();
+  Status ReadState();
   Result<std::vector<std::string>> RunLocked(HandoffCommand command);
 
   Sysfs& sysfs_;

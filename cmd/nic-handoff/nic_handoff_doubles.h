@@ -210,13 +210,29 @@ class FakeXen : public NetVmControl {
   Status Destroy(const std::string& name, unsigned) override {
     if (faults.Hit()) return Fault("destroy " + name);
     running.erase(name);
-    net_.links.erase(7);
+    net_.links.erase(static_cast<int>(domid));
     return {};
   }
   Result<Vif> AwaitVif(unsigned) override {
     if (faults.Hit()) return Fault("await the vif").error();
     return Vif{"vif7.0", *ParseHostAddress("10.137.0.1")};
   }
+  Result<Vif> ReadVif(unsigned id) override {
+    if (!net_.links.count(static_cast<int>(id))) return SystemError("find the vif", ENODEV);
+    return Vif{"vif" + std::to_string(id) + ".0", *ParseHostAddress("10.137.0.1")};
+  }
+  unsigned DomainOf(const std::string& name) override { return running.count(name) ? domid : 0; }
+  std::vector<std::string> Stranded() override { return stranded; }
+  /// xl restarts the net-vm as domain `id`: the old vif goes, a new one
+  /// comes (bare, as the kernel makes it).
+  void Recreate(unsigned id) {
+    net_.links.erase(static_cast<int>(domid));
+    domid = id;
+    net_.links[static_cast<int>(id)] =
+        Link{"vif" + std::to_string(id) + ".0", "fe:ff:ff:ff:ff:ff", true, {}, {}};
+  }
+  unsigned domid = 7;
+  std::vector<std::string> stranded;
   Status SetDriverPath(const std::string& bdf, const std::string& driver) override {
     if (faults.Hit()) return Fault("driver_path");
     driver_paths[bdf] = driver;

@@ -26,6 +26,7 @@ class HandoffTest : public ::testing::Test {
     options.state = dir_ / "state";
     options.iface = iface;
     options.netvm = "net-vm";
+    options.vif = vif_;
     options.interrupted = [this] {
       return interrupt_after_ > 0 && --interrupt_after_ == 0 ? 2 : 0;
     };
@@ -43,6 +44,7 @@ class HandoffTest : public ::testing::Test {
   FakeXen xen_{net_, sysfs_};
   Log log_{"nic-handoff", 0};
   int interrupt_after_ = 0;  ///< a signal seems held after this many steps (0: never)
+  std::string vif_;          ///< reconnect's vif
 };
 
 TEST_F(HandoffTest, TheNicGoesToPcibackAndDom0RoutesThroughTheNetVm) {
@@ -69,6 +71,37 @@ TEST_F(HandoffTest, TheNicGoesToPcibackAndDom0RoutesThroughTheNetVm) {
   xen_.running.insert("net-vm");
   // Twice is harmless: refused, and nothing changes.
   EXPECT_EQ(Run(HandoffCommand::kHandoff).error().exit, ExitCode::kRefused);
+  ASSERT_TRUE(Run(HandoffCommand::kRestore));
+  EXPECT_TRUE(AsFound());
+}
+
+// xl restarts a net-vm that reboots as a new domain; its vif's hotplug
+// (vif-route) runs `nic-handoff reconnect`.
+TEST_F(HandoffTest, ARecreatedNetVmGetsDom0sAddressAndRouteBack) {
+  vif_ = "vif9.0";
+  EXPECT_EQ((*Run(HandoffCommand::kReconnect))[0],
+            "no handoff: " + (dir_ / "state") + " does not exist");
+  ASSERT_TRUE(Run(HandoffCommand::kHandoff));
+  xen_.Recreate(9);
+  xen_.stranded = {"workload-vm"};
+  vif_ = "vif12.0";  // another domain's vif: none of nic-handoff's business
+  EXPECT_EQ((*Run(HandoffCommand::kReconnect))[0], "vif12.0 is not net-vm's");
+  EXPECT_TRUE(net_.links[9].addresses.empty());
+  vif_ = "vif9.0";
+  const auto lines = Run(HandoffCommand::kReconnect);
+  ASSERT_TRUE(lines) << lines.error().Text();
+  EXPECT_EQ(*lines, (std::vector<std::string>{
+                        "dom0 routes through net-vm (domain 9, was 7) over vif9.0 via 10.137.0.1",
+                        StrandedLine("workload-vm")}));
+  EXPECT_EQ(net_.links[9].addresses, std::vector<InterfaceAddress>{Address("10.0.2.15/32")});
+  EXPECT_EQ(net_.links[9].routes,
+            std::vector<InterfaceRoute>{Route("default via 10.137.0.1 onlink")});
+  ASSERT_TRUE(Run(HandoffCommand::kReconnect)) << "twice is harmless";
+  const auto status = Run(HandoffCommand::kStatus);
+  EXPECT_EQ((*status)[1], "handed to net-vm (domain 9) over vif9.0 via 10.137.0.1");
+  EXPECT_EQ(status->back(), StrandedLine("workload-vm"));
+  vif_ = "eth0";
+  EXPECT_EQ(Run(HandoffCommand::kReconnect).error().exit, ExitCode::kUsage);
   ASSERT_TRUE(Run(HandoffCommand::kRestore));
   EXPECT_TRUE(AsFound());
 }

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <set>
 
 #include "domid.h"
 #include "ipaddr.h"
@@ -42,48 +43,38 @@ std::string MacOf(const std::string& name) {
   return FormatMac(mac);
 }
 
-// Runs a program and waits for it; what it printed on standard output.
-// `quiet`: what it says on standard error is not shown (an expected "no").
-Result<std::string> RunWaiting(const std::vector<std::string>& argv, bool quiet = false) {
-  int out[2];
-  if (pipe2(out, O_CLOEXEC) != 0) return SystemError("run " + argv[0], errno);
+// What one xl command that only asks Xen may take; xvm-start bounds itself
+// (each VM's xvm_timeout), and gets the backstop only.
+constexpr std::chrono::seconds kXlLimit{60};
+constexpr std::chrono::seconds kXvmStartLimit{3600};
+
+// Runs a program to its end, within `limit`; what it printed on standard
+// output. `quiet`: what it says on standard error is not shown (an expected
+// "no").
+Result<std::string> RunWaiting(const std::vector<std::string>& argv,
+                               std::chrono::seconds limit = kXlLimit, bool quiet = false) {
   const int errors = quiet ? open("/dev/null", O_WRONLY | O_CLOEXEC) : 2;
   SpawnOptions options;
   options.argv = argv;
-  options.fds = {-1, out[1], errors};
-  Result<pid_t> pid = Spawn(options);
-  close(out[1]);
+  options.fds = {-1, -1, errors};
+  Result<Finished> finished = RunBounded(options, limit);
   if (quiet && errors >= 0) close(errors);
-  if (!pid) {
-    close(out[0]);
-    return pid.error();
-  }
-  std::string printed;
-  char buffer[4096];
-  ssize_t got = 0;
-  while ((got = read(out[0], buffer, sizeof buffer)) > 0 && printed.size() < 65536)
-    printed.append(buffer, static_cast<std::size_t>(got));
-  close(out[0]);
-  int status = 0;
-  waitpid(*pid, &status, 0);
-  if (ExitStatusOf(status) != 0)
+  if (!finished) return finished.error();
+  if (finished->killed)
     return Error{ExitCode::kTemporary, "run " + argv[0] + " " + argv.back(),
-                 "it exited " + std::to_string(ExitStatusOf(status)), 0};
-  return printed;
+                 "killed: it had not ended within " + std::to_string(limit.count()) + " s",
+                 ETIMEDOUT};
+  if (finished->status != 0)
+    return Error{ExitCode::kTemporary, "run " + argv[0] + " " + argv.back(),
+                 "it exited " + std::to_string(finished->status), 0};
+  return finished->printed;
 }
 
-// Whether Xen has domain `id`: `xl list ID` asks the hypervisor.
+// Whether Xen has domain `id`: `xl list ID` asks the hypervisor. Unknown (xl
+// cannot run, or hangs) says it is there, so that nothing is taken from it.
 bool XenHasDomain(const std::string& xl, const std::string& id) {
-  const int quiet = open("/dev/null", O_WRONLY | O_CLOEXEC);
-  SpawnOptions options;
-  options.argv = {xl, "list", id};
-  options.fds = {-1, quiet, quiet};
-  Result<pid_t> pid = Spawn(options);
-  if (quiet >= 0) close(quiet);
-  if (!pid) return true;  // unknown: say it is there, so nothing is taken from it
-  int status = 0;
-  waitpid(*pid, &status, 0);
-  return ExitStatusOf(status) == 0;
+  Result<std::string> listed = RunWaiting({xl, "list", id}, kXlLimit, true);
+  return listed || listed.error().errnum != 0;
 }
 
 }  // namespace
@@ -145,7 +136,7 @@ Status NetlinkConfig::DeleteRoute(const InterfaceRoute& route, int ifindex) {
 }
 
 Result<unsigned> XenNetVm::Start(const std::string& name) {
-  Result<std::string> printed = RunWaiting({xvm_start_, "--vm-dir", vm_dir_, name});
+  Result<std::string> printed = RunWaiting({xvm_start_, "--vm-dir", vm_dir_, name}, kXvmStartLimit);
   if (!printed) return printed.error();
   for (std::string_view line : Split(*printed, '\n')) {
     const std::size_t space = line.find(' ');
@@ -163,10 +154,8 @@ Result<unsigned> XenNetVm::Start(const std::string& name) {
 std::vector<std::string> XenNetVm::DomainIds(const std::string& name, unsigned domid) {
   std::vector<std::string> ids;
   if (domid != 0) ids.push_back(std::to_string(domid));
-  if (Result<std::string> named = RunWaiting({xl_, "domid", name}, true)) {
-    const std::string id = Trimmed(*named);
-    if (ParseDomainId(id) && id != "0" && (ids.empty() || ids[0] != id)) ids.push_back(id);
-  }
+  if (const unsigned named = DomainOf(name); named != 0 && named != domid)
+    ids.push_back(std::to_string(named));
   return ids;
 }
 
@@ -189,6 +178,30 @@ bool XenNetVm::Alive(const std::string& name, unsigned domid) {
                      [this](const std::string& id) { return XenHasDomain(xl_, id); });
 }
 
+namespace {
+
+// dom0's first vif towards `domid`: its devid, or "" while it has none.
+std::string FirstVif(Xenstore& xs, unsigned domid) {
+  Result<std::vector<std::string>> devids =
+      xs.Directory("/local/domain/0/backend/vif/" + std::to_string(domid));
+  if (!devids || devids->empty()) return "";
+  return *std::min_element(devids->begin(), devids->end());
+}
+
+// That vif's name and the net-vm's address on it (its ip key).
+Result<NetVmControl::Vif> VifAt(Xenstore& xs, unsigned domid, const std::string& devid) {
+  const std::string path =
+      "/local/domain/0/backend/vif/" + std::to_string(domid) + "/" + devid + "/ip";
+  Result<std::string> ip = xs.Read(path);
+  Result<std::vector<IpAddress>> addresses =
+      ip ? ParseAddressList(*ip) : Result<std::vector<IpAddress>>(ip.error());
+  if (!addresses || addresses->empty())
+    return InvalidError("route through domain " + std::to_string(domid), "its vif has no ip");
+  return NetVmControl::Vif{"vif" + std::to_string(domid) + "." + devid, addresses->front()};
+}
+
+}  // namespace
+
 // dom0's first vif towards `domid`, once its hotplug says it is connected.
 Result<NetVmControl::Vif> XenNetVm::AwaitVif(unsigned domid) {
   Result<Xenstore> xs = Xenstore::Open();
@@ -199,22 +212,13 @@ Result<NetVmControl::Vif> XenNetVm::AwaitVif(unsigned domid) {
   if (Status watched = watcher->Watch(dir, "vif"); !watched) return watched.error();
   const auto deadline = std::chrono::steady_clock::now() + patience_;
   for (;;) {
-    Result<std::vector<std::string>> devids = xs->Directory(dir);
-    if (devids && !devids->empty()) {
-      std::sort(devids->begin(), devids->end());
-      const std::string path = dir + "/" + devids->front();
-      const VifStatus status = ReadVifStatus(*xs, path);
+    if (const std::string devid = FirstVif(*xs, domid); !devid.empty()) {
+      const VifStatus status = ReadVifStatus(*xs, dir + "/" + devid);
       if (status.state == VifStatus::State::kFailed)
         return Error{ExitCode::kTemporary,
                      "connect dom0's vif towards domain " + std::to_string(domid),
                      "its hotplug failed: " + QuoteForMessage(status.error), EIO};
-      Result<std::string> ip = xs->Read(path + "/ip");
-      if (status.state == VifStatus::State::kConnected && ip) {
-        Result<std::vector<IpAddress>> addresses = ParseAddressList(*ip);
-        if (!addresses || addresses->empty())
-          return InvalidError("route through domain " + std::to_string(domid), "its vif has no ip");
-        return Vif{"vif" + std::to_string(domid) + "." + devids->front(), addresses->front()};
-      }
+      if (status.state == VifStatus::State::kConnected) return VifAt(*xs, domid, devid);
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
@@ -225,6 +229,48 @@ Result<NetVmControl::Vif> XenNetVm::AwaitVif(unsigned domid) {
     if (Result<XenstoreWatcher::Drained> drained = watcher->Drain(); !drained)
       return drained.error();
   }
+}
+
+Result<NetVmControl::Vif> XenNetVm::ReadVif(unsigned domid) {
+  Result<Xenstore> xs = Xenstore::Open();
+  if (!xs) return xs.error();
+  const std::string devid = FirstVif(*xs, domid);
+  if (devid.empty())
+    return SystemError("find dom0's vif towards domain " + std::to_string(domid), ENODEV);
+  return VifAt(*xs, domid, devid);
+}
+
+unsigned XenNetVm::DomainOf(const std::string& name) {
+  Result<std::string> named = RunWaiting({xl_, "domid", name}, kXlLimit, true);
+  const auto id = named ? ParseDomainId(Trimmed(*named)) : std::nullopt;
+  return id ? *id : 0;
+}
+
+// A guest may write below its own device/vif: what it says there can only
+// list it here, or not, and its name is printed only when it is a name.
+std::vector<std::string> XenNetVm::Stranded() {
+  constexpr std::size_t kVifsLooked = 16;
+  Result<Xenstore> xs = Xenstore::Open();
+  Result<std::vector<std::string>> domains =
+      xs ? xs->Directory("/local/domain") : Result<std::vector<std::string>>(xs.error());
+  if (!domains) return {};
+  const std::set<std::string> alive(domains->begin(), domains->end());
+  std::vector<std::string> stranded;
+  for (const std::string& id : *domains) {
+    if (id == "0" || !ParseDomainId(id)) continue;
+    const std::string vifs = "/local/domain/" + id + "/device/vif";
+    Result<std::vector<std::string>> devids = xs->Directory(vifs);
+    if (!devids) continue;
+    const std::size_t looked = std::min(devids->size(), kVifsLooked);
+    const bool lost = std::any_of(devids->begin(), devids->begin() + looked, [&](auto& devid) {
+      Result<std::string> backend = xs->Read(vifs + "/" + devid + "/backend-id");
+      const auto backend_id = backend ? ParseDomainId(Trimmed(*backend)) : std::nullopt;
+      return backend_id && alive.count(std::to_string(*backend_id)) == 0;
+    });
+    Result<std::string> name = xs->Read("/local/domain/" + id + "/name");
+    if (lost) stranded.push_back(name && IsSafeName(*name) ? *name : "domain " + id);
+  }
+  return stranded;
 }
 
 Status XenNetVm::SetDriverPath(const std::string& bdf, const std::string& driver) {

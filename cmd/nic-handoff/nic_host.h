@@ -40,6 +40,9 @@ class XenNetVm : public NetVmControl {
   Status Destroy(const std::string& name, unsigned domid) override;
   bool Alive(const std::string& name, unsigned domid) override;
   Result<Vif> AwaitVif(unsigned domid) override;
+  Result<Vif> ReadVif(unsigned domid) override;
+  unsigned DomainOf(const std::string& name) override;
+  std::vector<std::string> Stranded() override;
   Status SetDriverPath(const std::string& bdf, const std::string& driver) override;
   Status ClearDriverPath(const std::string& bdf) override;
   Status Quarantine(const std::string& bdf) override;

@@ -13,8 +13,6 @@ bool AlreadyDone(const Status& status) {
   return err == ESRCH || err == ENOENT || err == EADDRNOTAVAIL || err == EEXIST || err == ENODEV;
 }
 
-Status Tolerant(Status status) { return !status && AlreadyDone(status) ? Status() : status; }
-
 // The driver's directory below sysfs, from its /sys path.
 std::string DriverDir(const std::string& driver) {
   return driver.substr(std::string("/sys/").size());
@@ -23,6 +21,8 @@ std::string DriverDir(const std::string& driver) {
 std::string Pciback(const std::string& file) { return std::string(kPcibackDir) + "/" + file; }
 
 }  // namespace
+
+Status Tolerant(Status status) { return !status && AlreadyDone(status) ? Status() : status; }
 
 // A name outside kStepNames: neither done nor undone, and said so.
 Handoff::Step Handoff::UnknownStep(const std::string& name) {
@@ -141,11 +141,10 @@ Status Handoff::AddAddresses() {
 
 Status Handoff::AddVifAddresses() {
   const int vif = net_.Find(record_.vif, "");
-  for (InterfaceAddress address : record_.addresses) {
+  return EachTolerant(record_.addresses, [&](InterfaceAddress address) {
     address.prefix = address.address.host_prefix();
-    if (Status status = net_.AddAddress(address, vif); !status) return status;
-  }
-  return {};
+    return net_.AddAddress(address, vif);
+  });
 }
 
 Status Handoff::DeleteVifAddresses() {

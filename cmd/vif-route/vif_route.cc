@@ -1,6 +1,7 @@
 #include "vif_route.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -11,13 +12,15 @@
 #include "files.h"
 #include "ipaddr.h"
 #include "netlink.h"
+#include "process.h"
 #include "text.h"
 #include "xenstore.h"
 
 namespace qmin {
 namespace {
 
-constexpr int kLockTimeoutMs = 20000;  // well inside libxl's 40 s
+constexpr int kLockTimeoutMs = 20000;   // well inside libxl's 40 s
+constexpr int kHandoffLimitMs = 15000;  // with the lock's 20 s, still inside the 40
 constexpr std::size_t kMaxStateFile = 16 * 1024;
 
 // One change to the system, and how to take it back.
@@ -102,10 +105,11 @@ Result<VifConfig> ReadVifConfig(const Xenstore& xs, const VifRouteOptions& optio
 }
 
 std::string StateFileText(const VifRouteOptions& options, const VifConfig& config) {
-  std::string ips;
-  for (const IpAddress& address : config.addresses) ips += (ips.empty() ? "" : " ") + address.text;
+  std::vector<std::string> ips;
+  for (const IpAddress& address : config.addresses) ips.push_back(address.text);
   return "# vif-route online: what offline removes\nxenbus_path=" + options.xenbus_path +
-         "\nip=" + ips + "\nmac=" + FormatMac(config.mac) + "\nnetdev=" + options.netdev + "\n";
+         "\nip=" + Join(ips, " ") + "\nmac=" + FormatMac(config.mac) +
+         "\nnetdev=" + options.netdev + "\n";
 }
 
 std::vector<Step> OnlinePlan(const VifRouteOptions& options, const VifConfig& config,
@@ -304,6 +308,26 @@ void VifOffline(const VifRouteOptions& options, Log& log, std::vector<std::strin
   if (!netlink) log.Warning(netlink.error());
 }
 
+// dom0's uplink. Once nic-handoff has handed the NIC to a net-vm, a vif
+// that comes online in dom0 may be that net-vm's, re-created (xl restarts a
+// VM that reboots): nic-handoff moves dom0's addresses and default route
+// onto it. It logs what it does itself; its failure does not fail this
+// vif, which is up.
+void FollowHandoff(const VifRouteOptions& options, Log& log, std::vector<std::string>& plan) {
+  if (options.nic_handoff.empty() || access(options.handoff_state.c_str(), F_OK) != 0) return;
+  SpawnOptions spawn;
+  spawn.argv = {options.nic_handoff, "--state", options.handoff_state, "reconnect", options.vif};
+  plan.push_back(Join(spawn.argv, " "));
+  if (options.dry_run) return;
+  spawn.fds = {-1, -1, 2};
+  Result<Finished> finished = RunBounded(spawn, std::chrono::milliseconds(kHandoffLimitMs));
+  if (!finished) return log.Warning(finished.error());
+  if (finished->killed || finished->status != 0)
+    log.Warning(options.nic_handoff + " reconnect " + options.vif +
+                (finished->killed ? " was killed at its limit"
+                                  : " exited " + std::to_string(finished->status)));
+}
+
 }  // namespace
 
 Status ParseVifInvocation(const std::vector<std::string>& words, VifRouteOptions& options) {
@@ -335,6 +359,7 @@ Result<std::vector<std::string>> RunVifRoute(const VifRouteOptions& options, Log
     error.exit = ExitCode::kRefused;  // the hotplug contract: 1, and hotplug-error says why
     return error;
   }
+  FollowHandoff(options, log, plan);
   return plan;
 }
 

@@ -22,6 +22,11 @@ struct VifRouteOptions {
   std::string netdev;       ///< $netdev: the uplink that answers NDP for the guest
   std::string proc_sys = "/proc/sys";
   std::string state_dir = "/run/vif-route";
+  /// Where nic-handoff keeps its state, and nic-handoff itself ("": never
+  /// run): a vif that comes online while the state file exists may be the
+  /// net-vm's, re-created, and `nic-handoff reconnect` is run for it.
+  std::string handoff_state = "/run/nic-handoff.state";
+  std::string nic_handoff = "/usr/sbin/nic-handoff";
   bool allow_no_ip = false;
   bool dry_run = false;
 };

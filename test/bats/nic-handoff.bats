@@ -72,18 +72,11 @@ stubs() {
 		ip -n "$NV" addr add 10.0.2.16/24 dev eth0
 		ip -n "$NV" link set eth0 up
 		ip -n "$NV" route add default via 10.0.2.2
-		ip -n "$D0" link add vif7.0 type veth peer name eth1 address 00:16:3e:00:00:07 netns "$NV"
-		ip -n "$NV" addr add 10.137.0.1/32 dev eth1
-		ip -n "$NV" link set eth1 up
-		ip -n "$NV" route add 10.0.2.15 dev eth1
-		for key in ip_forward conf/all/proxy_arp conf/eth0/proxy_arp conf/eth1/proxy_arp neigh/eth0/proxy_delay; do
+		for key in ip_forward conf/all/proxy_arp conf/eth0/proxy_arp neigh/eth0/proxy_delay; do
 			value=1 && [ "${key#neigh}" != "$key" ] && value=0
 			ip netns exec "$NV" sh -c "echo $value >/proc/sys/net/ipv4/$key"
 		done
-		"$XSCTL" write /local/domain/0/backend/vif/7/0/ip 10.137.0.1
-		"$XSCTL" write /local/domain/0/backend/vif/7/0/mac 00:16:3e:00:00:07
-		ip netns exec "$D0" env vif=vif7.0 XENBUS_PATH=backend/vif/7/0 "$QMIN_BIN/vif-route" \
-			--state-dir "$BATS_TEST_TMPDIR/vif-route" online type_if=vif
+		"$BATS_TEST_TMPDIR/vif-online" 7
 		"$XSCTL" write /local/domain/0/backend/vif/7/0/state 4 # netback, once netfront connects
 		echo "$name 7"
 	STUB
@@ -97,7 +90,10 @@ stubs() {
 		pci-assignable-add) touch "$BATS_TEST_TMPDIR/quarantined" && exit 0 ;;
 		pci-assignable-list) [ ! -e "$BATS_TEST_TMPDIR/quarantined" ] || echo "$BDF"; exit 0 ;;
 		domid)
-			[ -e "$BATS_TEST_TMPDIR/domain-7" ] && [ "$("$XSCTL" read /local/domain/7/name)" = "$2" ] && echo 7 && exit 0
+			for domain in "$BATS_TEST_TMPDIR"/domain-*; do
+				id=${domain##*-}
+				[ -e "$domain" ] && [ "$("$XSCTL" read "/local/domain/$id/name")" = "$2" ] && echo "$id" && exit 0
+			done
 			echo "Can't get domid of domain name '$2', maybe this domain does not exist." >&2
 			exit 1
 			;;
@@ -108,19 +104,42 @@ stubs() {
 			;;
 		esac
 		# xl list DOMID: whether Xen has the domain; xl destroy DOMID.
-		[ "$2" = 7 ] && [ -e "$BATS_TEST_TMPDIR/domain-7" ] || { echo "$2 is an invalid domain identifier (rc=-6)" >&2; exit 1; }
+		case "$2" in '' | *[!0-9]*) exit 1 ;; esac
+		[ -e "$BATS_TEST_TMPDIR/domain-$2" ] || { echo "$2 is an invalid domain identifier (rc=-6)" >&2; exit 1; }
 		[ "$1" = list ] && exit 0
 		[ "$1" = destroy ] || exit 1
 		[ -e "$BATS_TEST_TMPDIR/stuck" ] && { echo "destroy failed (rc=-3)" >&2; exit 1; }
-		rm "$BATS_TEST_TMPDIR/domain-7"
+		rm "$BATS_TEST_TMPDIR/domain-$2"
 		ip -n "$NV" link set eth0 netns "$D0" 2>/dev/null
-		ip -n "$D0" link del vif7.0 2>/dev/null
-		"$XSCTL" rm /local/domain/7
-		"$XSCTL" rm /local/domain/0/backend/vif/7
+		ip -n "$D0" link del "vif$2.0" 2>/dev/null
+		"$XSCTL" rm "/local/domain/$2"
+		"$XSCTL" rm "/local/domain/0/backend/vif/$2"
 		exit 0
 	STUB
-	chmod +x "$BATS_TEST_TMPDIR/xvm-start" "$BATS_TEST_TMPDIR/xl"
-	export BATS_TEST_TMPDIR BDF
+	# What vif-route runs for dom0's uplink: nic-handoff on this test's sysfs and xl.
+	cat >"$BATS_TEST_TMPDIR/nic-handoff" <<-'STUB'
+		#!/bin/sh
+		exec "$QMIN_BIN/nic-handoff" --sysfs "$BATS_TEST_TMPDIR/sys" --xl "$BATS_TEST_TMPDIR/xl" "$@"
+	STUB
+	# vif-online DOMID: dom0's vif towards the net-vm, domain DOMID, and its
+	# hotplug as xl runs it (vif-route, told where nic-handoff and its state are).
+	cat >"$BATS_TEST_TMPDIR/vif-online" <<-'STUB'
+		#!/bin/sh
+		vif="vif$1.0"
+		ip -n "$D0" link add "$vif" type veth peer name eth1 address "00:16:3e:00:00:0$1" netns "$NV"
+		ip -n "$NV" addr add 10.137.0.1/32 dev eth1
+		ip -n "$NV" link set eth1 up
+		ip -n "$NV" route add 10.0.2.15 dev eth1
+		ip netns exec "$NV" sh -c "echo 1 >/proc/sys/net/ipv4/conf/eth1/proxy_arp"
+		"$XSCTL" write "/local/domain/0/backend/vif/$1/0/ip" 10.137.0.1
+		"$XSCTL" write "/local/domain/0/backend/vif/$1/0/mac" "00:16:3e:00:00:0$1"
+		ip netns exec "$D0" env vif="$vif" XENBUS_PATH="backend/vif/$1/0" "$QMIN_BIN/vif-route" \
+			--state-dir "$BATS_TEST_TMPDIR/vif-route" --handoff-state "$STATE" \
+			--nic-handoff "$BATS_TEST_TMPDIR/nic-handoff" online type_if=vif
+	STUB
+	chmod +x "$BATS_TEST_TMPDIR/xvm-start" "$BATS_TEST_TMPDIR/xl" "$BATS_TEST_TMPDIR/nic-handoff" \
+		"$BATS_TEST_TMPDIR/vif-online"
+	export BATS_TEST_TMPDIR BDF STATE
 }
 
 nic() {
@@ -182,6 +201,33 @@ dom0_as_found() {
 	assert_equal "$(head -n 1 "$BATS_TEST_TMPDIR/sys/devices/pci0000:00/$BDF/driver_override")" ""
 	run "$XSCTL" read /libxl/pci/0000-00-03-0/driver_path
 	assert_failure
+}
+
+@test "a net-vm that xl re-creates gets dom0's address and route back from its vif's hotplug (issue 24)" {
+	nic eth0 net-vm
+	assert_success
+	# workload-vm's vif is backed by the net-vm, domain 7.
+	"$XSCTL" write /local/domain/8/name workload-vm
+	"$XSCTL" write /local/domain/8/device/vif/0/backend-id 7
+	# The net-vm reboots; xl destroys domain 7 and creates it again as 9.
+	ip -n "$D0" link del vif7.0
+	"$XSCTL" rm /local/domain/7
+	"$XSCTL" rm /local/domain/0/backend/vif/7
+	mv "$BATS_TEST_TMPDIR/domain-7" "$BATS_TEST_TMPDIR/domain-9"
+	"$XSCTL" write /local/domain/9/name net-vm
+	run --separate-stderr "$BATS_TEST_TMPDIR/vif-online" 9
+	assert_success
+	assert_equal "$(grep -c "nic-handoff: info: dom0 routes through net-vm (domain 9, was 7) over vif9.0 via 10.137.0.1" <<<"$stderr")" 1
+	grep -q "nic-handoff: warning: workload-vm lost its network" <<<"$stderr" || fail "$stderr"
+	run ip -n "$D0" route show default
+	assert_output --regexp "default via 10.137.0.1 dev vif9.0 .*onlink"
+	ip netns exec "$D0" ping -c 1 -W 2 10.0.2.2 >/dev/null || fail "dom0 cannot reach the server through the new net-vm"
+	nic status
+	assert_line --index 1 "handed to net-vm (domain 9) over vif9.0 via 10.137.0.1"
+	assert_line --partial "workload-vm lost its network"
+	nic restore
+	assert_success
+	dom0_as_found
 }
 
 @test "a net-vm that cannot start leaves dom0 on its NIC, and says what was undone" {
