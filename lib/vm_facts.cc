@@ -119,8 +119,10 @@ void ReadDomain(Reader& reader, VmDefinition& vm) {
   const auto restarts = [](const std::string& action) {
     return action.find("restart") != std::string::npos;
   };
-  vm.xl_restarts = restarts(reader.Scalar("on_reboot", "restart")) ||
-                   restarts(reader.Scalar("on_crash", "destroy"));
+  vm.restarts_after = {restarts(reader.Scalar("on_poweroff", "destroy")),
+                       restarts(reader.Scalar("on_reboot", "restart")), false,
+                       restarts(reader.Scalar("on_crash", "destroy"))};
+  vm.xl_restarts = vm.restarts_after[0] || vm.restarts_after[1] || vm.restarts_after[3];
 }
 
 std::string ReadOne(const std::string& path, const std::string& name, VmDefinition& vm) {

@@ -6,6 +6,7 @@
 #ifndef QMIN_LIB_VM_FACTS_H_
 #define QMIN_LIB_VM_FACTS_H_
 
+#include <array>
 #include <map>
 #include <optional>
 #include <set>
@@ -49,9 +50,12 @@ struct VmDefinition {
   std::string kernel;
   std::string ramdisk;
   std::vector<VifSpec> vifs;
-  /// on_reboot (xl's default: restart) or on_crash asks xl to restart the
-  /// domain: it may go away and come back under a new domain ID.
+  /// on_poweroff, on_reboot (xl's default: restart) or on_crash asks xl to
+  /// restart the domain: it may go away and come back under a new domain ID.
   bool xl_restarts = true;
+  /// Whether xl restarts it after a shutdown for each reason, by xl's
+  /// reason code: 0 poweroff, 1 reboot, 2 suspend, 3 crash.
+  std::array<bool, 4> restarts_after = {false, true, false, false};
   /// xvm_after, then each vif backend not named there: the VMs that must
   /// be up before this one is created.
   std::vector<std::string> Dependencies() const;

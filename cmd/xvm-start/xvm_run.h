@@ -101,11 +101,12 @@ class Stopper : public XvmRun {
  private:
   struct Vm {
     bool running = false;
-    unsigned domid = 0;     ///< its domain now, when running
-    bool stopping = false;  ///< an xl shutdown or destroy of it is under way
-    bool went = false;      ///< it was down once in this run
-    unsigned asked = 0;     ///< the domain an xl shutdown was sent to (not asked again)
-    pid_t shutdown = -1;    ///< that xl shutdown -w
+    unsigned domid = 0;        ///< its domain now, when running
+    bool stopping = false;     ///< an xl shutdown or destroy of it is under way
+    bool went = false;         ///< it was down once in this run
+    unsigned asked = 0;        ///< the domain an xl shutdown was sent to (not asked again)
+    pid_t shutdown = -1;       ///< that xl shutdown -w
+    bool coming_back = false;  ///< it shut down for a reason xl restarts it for
   };
   void Launch() override;
   void OnDomainsChanged() override;
@@ -116,6 +117,7 @@ class Stopper : public XvmRun {
   void Gone(const std::string& name);
   void OnDeadline();
   void GiveUp();
+  void ExpectBack(const std::string& name, const std::string& said);
 
   std::vector<std::string> plan_;
   std::map<std::string, Vm> state_;

@@ -37,6 +37,7 @@ void Stopper::OnDomainsChanged() {
     if (domid && ((!vm.running && vm.went) || (vm.running && *domid != vm.domid)))
       log_.Notice(name + " is back as domain " + std::to_string(*domid) + ": stopping it again");
     if (vm.running && !domid) vm.went = true;
+    if (domid) vm.coming_back = false;
     vm.running = domid.has_value();
     vm.domid = domid.value_or(0);
   }
@@ -72,11 +73,12 @@ void Stopper::Stop(const std::string& name) {
   const std::chrono::seconds limit(options_.stop_timeout + kDestroyGrace.count());
   Result<pid_t> pid = xl_.Run(
       {"shutdown", "-w", name},
-      [this, name](int status, const std::string&) {
+      [this, name](int status, const std::string& said) {
         Vm& stopped = state_[name];
         stopped.shutdown = -1;
         stopped.stopping = false;
         if (status != 0 && stopped.running && !expired_) return Destroy(name);
+        ExpectBack(name, said);
         OnDomainsChanged();
         MaybeDone();
       },
@@ -93,7 +95,7 @@ void Stopper::OnDeadline() {
     late.push_back(name);
     if (vm.shutdown > 0) xl_.Kill(vm.shutdown);
   }
-  if (late.empty()) return;
+  if (late.empty()) return MaybeDone();  // what was to come back did not
   log_.Warning(Join(late, ", ") + " did not shut down within " +
                std::to_string(options_.stop_timeout) + " s: destroying " +
                (late.size() == 1 ? "it" : "them"));
@@ -131,11 +133,29 @@ void Stopper::Destroy(const std::string& name) {
   }
 }
 
+// xl shutdown -w says why the domain shut down ("Domain 5 has been shut
+// down, reason code 1"). A guest that rebooted when asked to halt, or one
+// whose definition restarts it, is recreated by xl after it is gone: until
+// it is seen again (or the deadline passes) the run is not done.
+void Stopper::ExpectBack(const std::string& name, const std::string& said) {
+  const std::string marker = "reason code ";
+  const std::size_t at = said.rfind(marker);
+  if (at == std::string::npos) return;
+  const std::size_t start = at + marker.size();
+  const std::size_t end = said.find_first_not_of("0123456789", start);
+  const auto reason = ParseUnsigned(std::string_view(said).substr(start, end - start), 3);
+  if (!reason || !vms_.at(name).restarts_after[*reason]) return;
+  state_[name].coming_back = true;
+  log_.Notice(name + " shut down with reason code " + std::to_string(*reason) +
+              ", for which xl restarts it: waiting to stop it again");
+}
+
 void Stopper::Gone(const std::string& name) { log_.Notice(name + " is down"); }
 
 bool Stopper::Done() const {
-  return given_up_ || std::none_of(state_.begin(), state_.end(),
-                                   [](const auto& entry) { return entry.second.running; });
+  return given_up_ || std::none_of(state_.begin(), state_.end(), [this](const auto& entry) {
+           return entry.second.running || (entry.second.coming_back && !expired_);
+         });
 }
 
 }  // namespace qmin

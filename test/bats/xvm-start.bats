@@ -281,6 +281,21 @@ created() { sed -n 's/^create \([^ ]*\) end .*/\1/p' "$XL_FAKE_DIR/log" 2>/dev/n
 	assert_output ""
 }
 
+@test "--stop: a VM that xl creates again after its shutdown returned is waited for and stopped again (issue 24)" {
+	vm phoenix 'xl_fake_shutdown_reboots = "1"' 'xl_fake_restart_later = "1"'
+	xvm phoenix
+	assert_success
+	run timeout 120 "$XVM" --vm-dir "$VMS" --xl "$QMIN_ROOT/test/fakes/xl" --sys "$BATS_TEST_TMPDIR/sys" \
+		--stop --timeout 60 phoenix
+	assert_success
+	assert_line --partial "phoenix shut down with reason code 1, for which xl restarts it"
+	assert_line --regexp "phoenix is back as domain [0-9]+: stopping it again"
+	assert_equal "$(grep -c '^shutdown phoenix' "$XL_FAKE_DIR/log")" 3 # 2 shutdowns, 1 of them a reboot
+	! grep -q "^destroy phoenix" "$XL_FAKE_DIR/log" || fail "destroyed: $(cat "$XL_FAKE_DIR/log")"
+	run "$XSCTL" ls /local/domain
+	assert_output ""
+}
+
 @test "--stop: a VM that reboots instead of halting is stopped again, under each new ID (issue 24)" {
 	vm net-vm
 	vm phoenix 'xvm_after = [ "net-vm" ]' 'xl_fake_shutdown_reboots = "2"'
