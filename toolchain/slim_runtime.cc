@@ -1,13 +1,19 @@
 // What every static tool links ahead of the libraries: smaller answers to
-// three calls whose stock implementations weigh more than a tool's own code.
-// Together they keep each binary under 1 MiB stripped (make bench prints it).
+// calls whose stock implementations weigh more than a tool's own code. Each
+// part is built only for the library it answers for (make bench prints the
+// sizes).
 //
-// 1. std::terminate's last words. libstdc++'s own handler names the
-// exception's type through its demangler, about 47 KB in each static binary.
-// qmin's code throws nothing (errors are values), so what can still end here
-// comes from the standard library itself (std::bad_alloc, a length_error):
-// its what() is enough. Linked before libstdc++, this definition is the one
-// the linker keeps.
+// 1. std::terminate's last words. The C++ runtime's default handler names
+// the exception's type through its demangler: about 47 KB in each static
+// binary with libstdc++ (__gnu_cxx::__verbose_terminate_handler), 64 KB with
+// libc++abi (whose cxa_default_handlers.o holds the handler variables and
+// the demangling handler they point to; defining the variables here keeps
+// that object, and the demangler, out). qmin's code throws nothing (errors
+// are values), so what can still end here comes from the standard library
+// itself (std::bad_alloc, a length_error): its what() is enough. Linked
+// before the runtime, these definitions are the ones the linker keeps.
+//
+// With glibc only (musl needs neither; zig's linker has no --wrap):
 //
 // 2. sscanf, for libxenstore. Its xs_lib.o bundles unsanitise_value, for the
 // xenstore-write command, with the socket paths every client needs; that one
@@ -43,6 +49,7 @@ void Say(std::string_view text) {
   }
 }
 
+#if defined(__GLIBC__)
 int DigitValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -64,11 +71,9 @@ int ReadDigits(const char* input, int width, unsigned base, unsigned* value) {
   return count;
 }
 
-}  // namespace
+#endif  // __GLIBC__
 
-namespace __gnu_cxx {
-
-void __verbose_terminate_handler() {
+[[noreturn]] void SlimTerminate() {
   const char* what = "terminate called without an exception";
   if (std::exception_ptr current = std::current_exception()) {
     try {
@@ -87,8 +92,23 @@ void __verbose_terminate_handler() {
   std::abort();
 }
 
-}  // namespace __gnu_cxx
+}  // namespace
 
+#if defined(__GLIBCXX__)
+namespace __gnu_cxx {
+void __verbose_terminate_handler() { SlimTerminate(); }
+}  // namespace __gnu_cxx
+#endif
+
+#if defined(_LIBCPP_VERSION)
+extern "C" {
+void (*__cxa_terminate_handler)() = SlimTerminate;
+void (*__cxa_unexpected_handler)() = SlimTerminate;
+void (*__cxa_new_handler)() = nullptr;
+}
+#endif
+
+#if defined(__GLIBC__)
 extern "C" int __wrap___isoc99_sscanf(const char* input, const char* format, ...) {
   const std::string_view wanted(format);
   unsigned base = 0;
@@ -135,3 +155,4 @@ extern "C" [[noreturn]] void __wrap___assert_fail(const char* assertion, const c
   Say("' failed.\n");
   std::abort();
 }
+#endif  // __GLIBC__
