@@ -1,5 +1,5 @@
 # qmin: one Makefile. Sources are listed by hand, as ninja does.
-#   make                 static binaries in build/bin, simulation build in build/sim/bin
+#   make                 static musl binaries in build/bin (zig c++: toolchain/musl.sh), simulation build in build/sim/bin
 #   make check           lint, lib/ unit tests, Bats suite
 #   make SANITIZE=1 check  the same under ASan+UBSan (dynamic link, build/asan/)
 #   make xen-check       real Xen 4.17 in QEMU (test/xen/run.sh), then demo-check
@@ -10,8 +10,12 @@
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
 DESTDIR   ?=
-CXX       ?= g++
 SANITIZE  ?= 0
+# Static archives only contribute what a binary uses, so one list serves all.
+LDLIBS_XEN := -lxenvchan -lxenstore -lxengnttab -lxenevtchn -lxentoollog -lxentoolcore
+# Where the musl toolchain is kept, once per machine (toolchain/musl.sh).
+TOOLCHAIN_CACHE ?= $(HOME)/.cache/qmin
+include toolchain/pins
 
 TOOLS     := mkxendev nic-handoff qrx-agent qrx-broker qrx-call vif-route xvm-start
 SBIN_TOOLS := mkxendev nic-handoff qrx-agent qrx-broker xvm-start
@@ -48,46 +52,72 @@ TEST_SRCS := lib/cli_test.cc lib/device_nodes_test.cc lib/error_test.cc lib/even
              lib/text_test.cc lib/vchan_socket_test.cc lib/vm_facts_test.cc lib/xenstore_test.cc \
              cmd/mkxendev/mkxendev_test.cc cmd/nic-handoff/nic_handoff_test.cc \
              cmd/vif-route/vif_route_test.cc cmd/xvm-start/xvm_graph_test.cc \
-             test/fakes/xenstore_tree_test.cc $(SLIM_RUNTIME_SRCS:%.cc=%_test.cc)
+             test/fakes/xenstore_tree_test.cc toolchain/slim_runtime_test.cc
 FAKE_TOOLS := xenstored-fake xsctl socket-service qrx-hostile qrx-dom0 stdin-socket
 FAKE_LIB_SRCS := test/fakes/xenstore_tree.cc test/fakes/xenstore_wire.cc
 
+# Two toolchains. The shipped build (build/): TOOLCHAIN=zig, static musl
+# binaries from zig c++, against Xen's libraries built for musl
+# (toolchain/musl.sh); the dom0 and the VMs run these. TOOLCHAIN=host: the
+# host's g++ and its Xen libraries (Debian's libxen-dev: glibc; Alpine's:
+# musl), static, in build/host/. The sanitizer build (build/asan/,
+# SANITIZE=1) is always the host's: ASan and UBSan live with g++ and glibc.
 ifeq ($(SANITIZE),1)
+TOOLCHAIN := host
 OUT       := build/asan
 MODE_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LINK_MODE := -fsanitize=address,undefined
 else
-OUT       := build
+TOOLCHAIN ?= zig
+OUT       := $(if $(filter zig,$(TOOLCHAIN)),build,build/host)
 # -Os: a third of -O2's size (dom0 runs from RAM, qrx-call starts per call),
 # and no slower in make bench.
 MODE_FLAGS := -Os -D_FORTIFY_SOURCE=2
 LINK_MODE := -static
 endif
+ifeq ($(TOOLCHAIN),zig)
+ZIG        := $(TOOLCHAIN_CACHE)/zig-$(ZIG_VERSION)/zig
+XEN_MUSL   := $(TOOLCHAIN_CACHE)/xen-musl-$(XEN_SOURCE_VERSION)
+GTEST_MUSL := $(TOOLCHAIN_CACHE)/gtest-musl
+# What toolchain/musl.sh makes last: everything is there once this is.
+TOOLCHAIN_READY := $(GTEST_MUSL)/lib/libgtest_main.a
+CXX        := $(ZIG) c++ -target x86_64-linux-musl
+export ZIG_GLOBAL_CACHE_DIR := $(TOOLCHAIN_CACHE)/zig-cache
+export ZIG_LOCAL_CACHE_DIR := $(TOOLCHAIN_CACHE)/zig-cache
+# zig defines NDEBUG at any -O; qmin's build has never had it. -s: zig keeps
+# debug information otherwise.
+TOOLCHAIN_CPPFLAGS := -UNDEBUG -isystem $(XEN_MUSL)/include -isystem $(GTEST_MUSL)/include
+TOOLCHAIN_LDFLAGS  := -s -L$(XEN_MUSL)/lib -L$(GTEST_MUSL)/lib
+UNIT_LINK          := -static -lgtest -lgtest_main $(LDLIBS_XEN)
+# zig's linker has no --wrap, and musl needs none of slim_runtime's wraps.
+SLIM_RUNTIME_LINK  :=
+$(TOOLCHAIN_READY): toolchain/pins toolchain/musl.sh
+	bash toolchain/musl.sh $(TOOLCHAIN_CACHE)
+else
+CXX                := g++
+TOOLCHAIN_READY    :=
+TOOLCHAIN_CPPFLAGS :=
+TOOLCHAIN_LDFLAGS  :=
+# Debian's gtest is built to link dynamically.
+UNIT_LINK          := -lgtest -lgtest_main -pthread -Wl,-Bstatic $(LDLIBS_XEN) -Wl,-Bdynamic
+# glibc's answers to two calls of Xen's archives, replaced (slim_runtime.cc);
+# with a musl host, they wrap nothing.
+SLIM_RUNTIME_LINK  := -Wl,--wrap=__isoc99_sscanf -Wl,--wrap=__assert_fail
+endif
 
-WARNINGS  := -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Wnon-virtual-dtor -Werror
-HARDENING := -fstack-protector-strong -fstack-clash-protection -fcf-protection
-CXXFLAGS  ?=
-CPPFLAGS  := -iquote lib -DQMIN_VERSION='"$(VERSION)"' -MMD -MP
+CPPFLAGS  := -iquote lib -DQMIN_VERSION='"$(VERSION)"' -MMD -MP $(TOOLCHAIN_CPPFLAGS)
 # qmin's code throws nothing (errors are values): it carries no exception
 # tables. Tests keep them (GoogleTest is built with them), and so does the
 # terminate handler that reports the standard library's own.
 NO_EXCEPTIONS := -fno-exceptions -fno-asynchronous-unwind-tables
 $(OUT)/obj/toolchain/slim_runtime.o $(OUT)/obj/%_test.o $(OUT)/obj/test/%.o: NO_EXCEPTIONS :=
 ALLFLAGS  = -std=c++20 $(MODE_FLAGS) $(WARNINGS) $(HARDENING) $(NO_EXCEPTIONS) -ffunction-sections -fdata-sections $(CXXFLAGS)
-LDFLAGS   := $(LINK_MODE) -Wl,--gc-sections -Wl,-z,relro,-z,now -Wl,-z,noexecstack
-# Static archives only contribute what a binary uses, so one list serves all.
-LDLIBS    := -lxenvchan -lxenstore -lxengnttab -lxenevtchn -lxentoollog -lxentoolcore
-# The C library's part of the build. With glibc, each tool links
-# toolchain/slim_runtime.o, which answers two C library calls made by Xen's
-# archives in a few hundred bytes instead of glibc's 120 KB.
-LIBC      ?= glibc
-ifeq ($(LIBC),glibc)
+LDFLAGS   := $(LINK_MODE) -Wl,--gc-sections -Wl,-z,relro,-z,now -Wl,-z,noexecstack $(TOOLCHAIN_LDFLAGS)
+LDLIBS    := $(LDLIBS_XEN)
+# Each tool links toolchain/slim_runtime.o: a terminate handler without the
+# runtime's demangler, and with glibc, two C library calls made by Xen's
+# archives answered in a few hundred bytes instead of glibc's 120 KB.
 SLIM_RUNTIME_SRCS := toolchain/slim_runtime.cc
-SLIM_RUNTIME_LINK := -Wl,--wrap=__isoc99_sscanf -Wl,--wrap=__assert_fail
-else
-SLIM_RUNTIME_SRCS :=
-SLIM_RUNTIME_LINK :=
-endif
 SLIM_RUNTIME_OBJS = $(SLIM_RUNTIME_SRCS:%.cc=$(OBJ)/%.o)
 
 OBJ       := $(OUT)/obj
@@ -102,7 +132,7 @@ UNIT_TEST := $(OUT)/test/lib_test
 all: $(BINS) sim
 sim: $(SIM_BINS)
 
-$(OBJ)/%.o: %.cc
+$(OBJ)/%.o: %.cc | $(TOOLCHAIN_READY)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(if $(findstring test/fakes,$<),-iquote test/fakes) $(ALLFLAGS) -c -o $@ $<
 
@@ -138,13 +168,11 @@ $(OUT)/test/xen/qrx-hostile: $(OBJ)/test/fakes/qrx-hostile.o $(OBJ)/lib/vchan_xe
 	@mkdir -p $(dir $@)
 	$(CXX) $(ALLFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Unit tests link dynamically: Debian's gtest is built for that.
 # Unit tests exercise the socket transport; the Xen one needs Xen (make xen-check).
 $(UNIT_TEST): $(TEST_SRCS:%.cc=$(OBJ)/%.o) $(FAKE_LIB_SRCS:%.cc=$(OBJ)/%.o) $(call objects_of,$(ENGINE_SRCS)) \
              $(SLIM_RUNTIME_OBJS) $(OBJ)/lib/vchan_socket.o $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CXX) $(ALLFLAGS) $(filter-out -static,$(LDFLAGS)) $(SLIM_RUNTIME_LINK) -o $@ $^ -lgtest -lgtest_main -pthread \
-	  -Wl,-Bstatic $(LDLIBS) -Wl,-Bdynamic
+	$(CXX) $(ALLFLAGS) $(filter-out -static,$(LDFLAGS)) $(SLIM_RUNTIME_LINK) -o $@ $^ $(UNIT_LINK)
 
 TEST_ENV := QMIN_BIN=$(CURDIR)/$(OUT)/bin QMIN_SIM_BIN=$(CURDIR)/$(OUT)/sim/bin \
             QMIN_TEST_BIN=$(CURDIR)/$(OUT)/test
@@ -185,6 +213,8 @@ build/bench/policy_bench: $(OBJ)/test/bench/policy_bench.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CXX) $(ALLFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 bench: all $(FAKE_BINS) build/bench/policy_bench
+	$(MAKE) TOOLCHAIN=host $(TOOLS:%=build/host/bin/%)
+	bash test/bench/sizes.sh
 	build/bench/policy_bench
 	bash test/bench/qrx_bench.sh
 	bash test/bench/vif_route_bench.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package that qmin's build and tests use. Run as
-# root; safe to run again. Nothing else is assumed to be on the machine.
+# Installs every Debian 12 package that qmin's build and tests use, then the
+# musl toolchain (toolchain/musl.sh). Run as root; safe to run again.
+# Nothing else is assumed to be on the machine.
 set -euo pipefail
 packages=(
 	g++ make binutils git file ca-certificates # build; `file` checks static linking
@@ -15,6 +16,8 @@ packages=(
 	net-tools                                   # make bench: Xen's own vif-route runs ifconfig
 	fakeroot grub-pc-bin grub-common xorriso    # make image: the cpio without root, the ISO
 	mtools faketime                             # the ISO's EFI image; its timestamps fixed
+	curl openssl                                # the musl toolchain: Zig, fetched and checked
+	dpkg-dev python3                            # ... Xen's source unpacked; its foreign headers
 )
 if [ "$(id -u)" -ne 0 ]; then
 	echo "setup: run as root (apt-get install)" >&2
@@ -26,7 +29,11 @@ installed() {
 	status=$(dpkg-query -W -f '${Status}\n' "${packages[@]}" 2>/dev/null) || return 1
 	[ "$(grep -c '^install ok installed$' <<<"$status")" -eq "${#packages[@]}" ]
 }
-installed && exit 0
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends "${packages[@]}"
+if ! installed; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${packages[@]}"
+fi
+# The musl toolchain (Zig, Xen's libraries and GoogleTest built for musl),
+# once per machine: make builds the shipped tools with it.
+bash "$(dirname "$0")/../toolchain/musl.sh" "${TOOLCHAIN_CACHE:-$HOME/.cache/qmin}"
