@@ -192,8 +192,12 @@ qrx-broker: fatal: unable to load the VM definitions: 1 error"
 	run --separate-stderr "$BROKER" -n --vm-dir "$VMS" --policy-dir "$POLICY"
 	assert_success
 	assert_output "configuration OK"
-	assert_equal "$stderr" "qrx-broker: warning: policy file skipped: $POLICY/20-deny.policy: not read: No such file or directory
-qrx-broker: warning: policy file skipped: $POLICY/40-loop.policy: not read: Too many levels of symbolic links"
+	# The C library words the loop (ELOOP): glibc "Too many levels of
+	# symbolic links", musl "Symbolic link loop". Its meaning is checked.
+	assert_equal "$(wc -l <<<"$stderr")" 2
+	assert_equal "$(head -n 1 <<<"$stderr")" "qrx-broker: warning: policy file skipped: $POLICY/20-deny.policy: not read: No such file or directory"
+	[[ "$(tail -n 1 <<<"$stderr")" =~ ^"qrx-broker: warning: policy file skipped: $POLICY/40-loop.policy: not read: "(Too many levels of symbolic links|Symbolic link loop)$ ]] ||
+		fail "$stderr"
 	xenstore_start
 	"$BROKER" -d --vm-dir "$VMS" --policy-dir "$POLICY" --socket "$BATS_TEST_TMPDIR/broker.sock" \
 		2>"$BATS_TEST_TMPDIR/log" 3>&- &
