@@ -5,6 +5,7 @@
 #include "nic_handoff.h"
 #include "nic_handoff_doubles.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <functional>
@@ -178,6 +179,22 @@ TEST_F(HandoffTest, ACrashWhileTheNetVmStartsIsUndoneByRestore) {
   ASSERT_TRUE(WriteFileAtomic(dir_ / "state", at_start));  // what the crash leaves
   ASSERT_TRUE(Run(HandoffCommand::kRestore));
   EXPECT_TRUE(xen_.running.empty()) << "the net-vm still runs";
+  EXPECT_TRUE(AsFound());
+}
+
+// A state file that cannot be written any more (here: its path became a
+// directory while the net-vm started) stops the handoff, and everything
+// taken is undone: nothing goes on that restore could not undo.
+TEST_F(HandoffTest, AStateFileThatCannotBeWrittenStopsAndUndoes) {
+  const std::string state = dir_ / "state";
+  xen_.on_start = [&] {
+    unlink(state.c_str());
+    mkdir(state.c_str(), 0700);
+  };
+  const Result<std::vector<std::string>> run = Run(HandoffCommand::kHandoff);
+  ASSERT_FALSE(run);
+  EXPECT_NE(run.error().reason.find("; undone: "), std::string::npos) << run.error().Text();
+  ASSERT_EQ(rmdir(state.c_str()), 0);
   EXPECT_TRUE(AsFound());
 }
 
