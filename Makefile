@@ -105,6 +105,9 @@ UNIT_LINK          := -lgtest -lgtest_main -pthread -Wl,-Bstatic $(LDLIBS_XEN) -
 SLIM_RUNTIME_LINK  := -Wl,--wrap=__isoc99_sscanf -Wl,--wrap=__assert_fail
 endif
 
+WARNINGS  := -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Wnon-virtual-dtor -Werror
+HARDENING := -fstack-protector-strong -fstack-clash-protection -fcf-protection
+CXXFLAGS  ?=
 CPPFLAGS  := -iquote lib -DQMIN_VERSION='"$(VERSION)"' -MMD -MP $(TOOLCHAIN_CPPFLAGS)
 # qmin's code throws nothing (errors are values): it carries no exception
 # tables. Tests keep them (GoogleTest is built with them), and so does the
