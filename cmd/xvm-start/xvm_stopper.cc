@@ -37,7 +37,9 @@ void Stopper::OnDomainsChanged() {
     if (domid && ((!vm.running && vm.went) || (vm.running && *domid != vm.domid)))
       log_.Notice(name + " is back as domain " + std::to_string(*domid) + ": stopping it again");
     if (vm.running && !domid) vm.went = true;
-    if (domid) vm.coming_back = false;
+    // Back means another domain: the one that shut down may linger in
+    // xenstore a moment after xl shutdown -w has returned.
+    if (domid && *domid != vm.asked) vm.coming_back = false;
     vm.running = domid.has_value();
     vm.domid = domid.value_or(0);
   }
@@ -90,15 +92,19 @@ void Stopper::Stop(const std::string& name) {
 void Stopper::OnDeadline() {
   expired_ = true;
   std::vector<std::string> late;
+  bool awaited = false;  // xl is between a VM's old domain and its new one
   for (auto& [name, vm] : state_) {
+    awaited = awaited || vm.coming_back;
     if (!vm.running) continue;
     late.push_back(name);
     if (vm.shutdown > 0) xl_.Kill(vm.shutdown);
   }
-  if (late.empty()) return MaybeDone();  // what was to come back did not
-  log_.Warning(Join(late, ", ") + " did not shut down within " +
-               std::to_string(options_.stop_timeout) + " s: destroying " +
-               (late.size() == 1 ? "it" : "them"));
+  if (late.empty() && !awaited) return MaybeDone();
+  if (!late.empty())
+    log_.Warning(Join(late, ", ") + " did not shut down within " +
+                 std::to_string(options_.stop_timeout) + " s: destroying " +
+                 (late.size() == 1 ? "it" : "them"));
+  // What comes back from here on is destroyed; past the grace, given up.
   loop_.AddTimer(kDestroyGrace, [this] { GiveUp(); });
   Launch();
 }
@@ -136,7 +142,8 @@ void Stopper::Destroy(const std::string& name) {
 // xl shutdown -w says why the domain shut down ("Domain 5 has been shut
 // down, reason code 1"). A guest that rebooted when asked to halt, or one
 // whose definition restarts it, is recreated by xl after it is gone: until
-// it is seen again (or the deadline passes) the run is not done.
+// it is seen again (and, past the deadline, destroyed; or given up on) the
+// run is not done.
 void Stopper::ExpectBack(const std::string& name, const std::string& said) {
   const std::string marker = "reason code ";
   const std::size_t at = said.rfind(marker);
@@ -153,8 +160,8 @@ void Stopper::ExpectBack(const std::string& name, const std::string& said) {
 void Stopper::Gone(const std::string& name) { log_.Notice(name + " is down"); }
 
 bool Stopper::Done() const {
-  return given_up_ || std::none_of(state_.begin(), state_.end(), [this](const auto& entry) {
-           return entry.second.running || (entry.second.coming_back && !expired_);
+  return given_up_ || std::none_of(state_.begin(), state_.end(), [](const auto& entry) {
+           return entry.second.running || entry.second.coming_back;
          });
 }
 
