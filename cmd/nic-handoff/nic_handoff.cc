@@ -174,9 +174,8 @@ Result<std::vector<std::string>> Handoff::Describe() {
   if (!text) return std::vector<std::string>{"no handoff: " + options_.state + " does not exist"};
   Result<NicRecord> record = ParseRecord(*text, options_.state);
   if (!record) return record.error();
-  const bool adopted = !record->done.empty() && record->done.back() == "default-route";
-  const bool started =
-      std::find(record->done.begin(), record->done.end(), "netvm") != record->done.end();
+  const bool adopted = HandedOver(*record);
+  const bool started = Took(*record, "netvm");
   std::vector<std::string> lines = {
       record->iface + " " + record->bdf + " " + (record->driver.empty() ? "-" : record->driver),
       std::string(adopted ? "handed to " : "on its way to ") + record->netvm +

@@ -55,6 +55,12 @@ std::string StrandedLine(const std::string& vm);
 
 std::string FormatRecord(const NicRecord& record);
 Result<NicRecord> ParseRecord(std::string_view text, const std::string& source);
+/// Whether the record says `step` was taken.
+bool Took(const NicRecord& record, std::string_view step);
+/// A finished handoff: its last step, dom0's default route, is taken.
+inline bool HandedOver(const NicRecord& record) {
+  return !record.done.empty() && record.done.back() == "default-route";
+}
 
 /// dom0's interfaces, as the handoff changes them (netlink, or a double).
 class NetConfig {

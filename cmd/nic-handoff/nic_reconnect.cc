@@ -6,7 +6,6 @@
 // their network; they are named.
 #include <unistd.h>
 
-#include <algorithm>
 #include <optional>
 
 #include "domid.h"
@@ -22,10 +21,6 @@ std::optional<unsigned> VifDomain(const std::string& vif) {
   if (vif.rfind("vif", 0) != 0 || dot == std::string::npos) return std::nullopt;
   if (!ParseUnsigned(std::string_view(vif).substr(dot + 1), 0xffff)) return std::nullopt;
   return ParseDomainId(std::string_view(vif).substr(3, dot - 3));
-}
-
-bool Done(const NicRecord& record, const std::string& step) {
-  return std::find(record.done.begin(), record.done.end(), step) != record.done.end();
 }
 
 }  // namespace
@@ -47,7 +42,7 @@ Result<std::vector<std::string>> Handoff::Reconnect() {
   if (access(options_.state.c_str(), F_OK) != 0)
     return said("no handoff: " + options_.state + " does not exist");
   if (Status read = ReadState(); !read) return read.error();
-  if (!Done(record_, "default-route"))
+  if (!HandedOver(record_))
     return said("no finished handoff in " + options_.state + ": nothing to do");
   if (xen_.DomainOf(record_.netvm) != *domid)
     return said(options_.vif + " is not " + record_.netvm + "'s");

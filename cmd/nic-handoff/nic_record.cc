@@ -1,10 +1,16 @@
 // The state file of nic-handoff: KEY=VALUE lines, written whole (atomically)
 // after every step, so that a crash leaves exactly what was done.
+#include <algorithm>
+
 #include "domid.h"
 #include "nic_handoff.h"
 #include "text.h"
 
 namespace qmin {
+
+bool Took(const NicRecord& record, std::string_view step) {
+  return std::find(record.done.begin(), record.done.end(), step) != record.done.end();
+}
 
 bool IsStepName(std::string_view name) {
   for (std::string_view known : kStepNames)
