@@ -12,33 +12,64 @@ kernel_package() {
 		grep . || { echo "image: no kernel package behind linux-image-amd64 (apt-get update?)" >&2 && return 1; }
 }
 
-# fetch_and_unpack CACHE TREE PACKAGE...: downloads what the cache lacks and,
-# when the set of .debs changed, unpacks them all into TREE afresh.
+# candidate PACKAGE: "PACKAGE VERSION SHA256 FILE" of the version apt would
+# install today, from apt's index (whose Release file apt checked against
+# Debian's key); FILE is the name apt-get download gives it.
+candidate() {
+	apt-cache show --no-all-versions "$1" 2>/dev/null | awk -v package="$1" '
+		/^Version: / { version = $2 } /^SHA256: / { sum = $2 } /^Architecture: / { arch = $2 }
+		/^$/ { exit }
+		END {
+			if (version == "" || sum == "") exit 1
+			file = version; sub(/:/, "%3a", file)
+			print package, version, sum, package "_" file "_" arch ".deb"
+		}' || { echo "image: apt knows no $1 (apt-get update?)" >&2 && return 1; }
+}
+
+# fetch_verified CACHE PACKAGE VERSION SHA256 FILE: the .deb in CACHE, fetched
+# unless a copy with the index's SHA-256 is there; a copy that differs is
+# fetched again, and a download that differs is refused.
+fetch_verified() {
+	local cache=$1 package=$2 version=$3 sum=$4 file=$5
+	[ -f "$cache/$file" ] && [ "$(sha256sum <"$cache/$file" | cut -d ' ' -f 1)" = "$sum" ] && return 0
+	rm -f "$cache/$file"
+	echo "# downloading $package $version" >&2
+	(cd "$cache" && apt-get download -q "$package=$version" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2)
+	[ -f "$cache/$file" ] || { echo "image: apt-get download $package=$version gave no $file" >&2 && return 1; }
+	if [ "$(sha256sum <"$cache/$file" | cut -d ' ' -f 1)" != "$sum" ]; then
+		rm -f "$cache/$file"
+		echo "image: $file does not have the SHA-256 of apt's signed index ($sum): refused" >&2
+		return 1
+	fi
+}
+
+# fetch_and_unpack CACHE TREE PACKAGE...: the current candidate of every
+# package, checked against apt's index, and when that set changed, all of
+# them unpacked into TREE afresh. TREE.manifest lists them: package, version,
+# SHA-256, one a line.
 fetch_and_unpack() {
-	local cache=$1 tree=$2 package missing=()
+	local cache=$1 tree=$2 package debs=() manifest=""
 	shift 2
 	mkdir -p "$cache"
 	for package in "$@"; do
-		compgen -G "$cache/${package}_*.deb" >/dev/null || missing+=("$package")
+		local fields
+		fields=$(candidate "$package") || return 1
+		# shellcheck disable=SC2086 # four words
+		fetch_verified "$cache" $fields || return 1
+		debs+=("$cache/${fields##* }")
+		manifest+="${fields% *}"$'\n'
 	done
-	if [ ${#missing[@]} -gt 0 ]; then
-		echo "# downloading ${missing[*]}" >&2
-		(cd "$cache" && apt-get download -q "${missing[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) ||
-			return 1
+	local stamp
+	stamp=$(printf '%s' "$manifest" | md5sum | cut -d ' ' -f 1)
+	if [ "$(cat "$tree.stamp" 2>/dev/null)" != "$stamp" ]; then
+		rm -rf "$tree"
+		local deb
+		for deb in "${debs[@]}"; do
+			dpkg-deb -x "$deb" "$tree" || return 1
+		done
+		echo "$stamp" >"$tree.stamp"
 	fi
-	local debs=() stamp
-	for package in "$@"; do
-		local versions=("$cache/${package}_"*.deb) # sorted: the newest is last
-		debs+=("${versions[-1]}")
-	done
-	stamp=$(printf '%s\n' "${debs[@]}" | md5sum | cut -d ' ' -f 1)
-	[ "$(cat "$tree.stamp" 2>/dev/null)" = "$stamp" ] && return 0
-	rm -rf "$tree"
-	local deb
-	for deb in "${debs[@]}"; do
-		dpkg-deb -x "$deb" "$tree" || return 1
-	done
-	echo "$stamp" >"$tree.stamp"
+	printf '%s' "$manifest" | LC_ALL=C sort >"$tree.manifest"
 }
 
 kernel_version() { # the version of the unpacked kernel, as in /lib/modules
