@@ -55,3 +55,34 @@ load test_helper
 	run "$dest/usr/sbin/mkxendev" --version
 	assert_success
 }
+
+@test "make install on an Alpine dom0 keeps Alpine's Xen services, conf.d and xl.conf, and says what to merge" {
+	local dest="$BATS_TEST_TMPDIR/alpine"
+	mkdir -p "$dest/etc/init.d" "$dest/etc/conf.d" "$dest/etc/xen"
+	local service
+	for service in xenstored xenconsoled xendriverdomain; do
+		printf '#!/sbin/openrc-run\n# Alpine xen package: %s\n' "$service" >"$dest/etc/init.d/$service"
+	done
+	echo 'NIC="enp3s0"' >"$dest/etc/conf.d/net-handoff"
+	printf 'autoballoon="off"\n' >"$dest/etc/xen/xl.conf"
+	run make -s -C "$QMIN_ROOT" install DESTDIR="$dest"
+	assert_success
+	for service in xenstored xenconsoled xendriverdomain; do
+		assert_line "install: kept the system's /etc/init.d/$service (qmin's is in /usr/share/qmin/examples/init.d)"
+		grep -q "Alpine xen package" "$dest/etc/init.d/$service" || fail "$service was overwritten"
+		[ -x "$dest/usr/share/qmin/examples/init.d/$service" ] || fail "no example $service"
+	done
+	assert_line "install: kept /etc/conf.d/net-handoff"
+	assert_equal "$(cat "$dest/etc/conf.d/net-handoff")" 'NIC="enp3s0"'
+	[ -f "$dest/etc/conf.d/qrx-broker" ] || fail "the missing conf.d files were not installed"
+	assert_line "install: merge these lines into /etc/xen/xl.conf (vif-route as every vif's script):"
+	assert_line '    vif.default.script="vif-route"'
+	refute_line '    autoballoon="off"'
+	assert_equal "$(cat "$dest/etc/xen/xl.conf")" 'autoballoon="off"'
+	[ -f "$dest/usr/share/man/man5/qmin-site.5" ] || fail "no qmin-site(5)"
+	[ -f "$dest/usr/share/qmin/examples/site/server.site" ] || fail "no example site file"
+	# Installed again, qmin's own scripts are updated, not kept.
+	run make -s -C "$QMIN_ROOT" install DESTDIR="$BATS_TEST_TMPDIR/fresh"
+	run make -s -C "$QMIN_ROOT" install DESTDIR="$BATS_TEST_TMPDIR/fresh"
+	refute_output --partial "kept the system's"
+}
