@@ -3,12 +3,14 @@
 #   make check           lint, lib/ unit tests, Bats suite
 #   make SANITIZE=1 check  the same under ASan+UBSan (dynamic link, build/asan/)
 #   make xen-check       real Xen 4.17 in QEMU (test/xen/run.sh), then demo-check
-#   make image           the RAM-only dom0 and its VMs in build/image (image/build.sh)
+#   make image SITE=F    the production dom0 and its VMs for the host site file F
+#                        describes, in build/image (image/build.sh, qmin-site(5))
 #   make demo            the seed's topology booted in QEMU, at dom0's shell (demo/run.sh)
 #   make demo-check      the same, checked, powered off: exit 0 only if all passed
+#   make production-check  the production image of site/server.site booted in QEMU
 #   make install DESTDIR=... PREFIX=...
 VERSION   := 0.1.0
-PREFIX    ?= /usr/local
+PREFIX    ?= /usr
 DESTDIR   ?=
 SANITIZE  ?= 0
 # Static archives only contribute what a binary uses, so one list serves all.
@@ -130,7 +132,8 @@ SIM_BINS  := $(TOOLS:%=$(OUT)/sim/bin/%)
 FAKE_BINS := $(FAKE_TOOLS:%=$(OUT)/test/%)
 UNIT_TEST := $(OUT)/test/lib_test
 
-.PHONY: all sim check unit bats lint xen-check fuzz bench install clean image demo demo-check
+.PHONY: all sim check unit bats lint xen-check fuzz bench install clean image demo demo-check \
+        demo-image production-check
 .SECONDARY:
 all: $(BINS) sim
 sim: $(SIM_BINS)
@@ -223,43 +226,36 @@ bench: all $(FAKE_BINS) build/bench/policy_bench
 	bash test/bench/vif_route_bench.sh
 
 # Real Xen in QEMU (root; downloads Debian's Xen and kernel packages once):
-# the scenarios, then the image booted as the demo's whole topology.
+# the scenarios, the demo's whole topology, then a production image.
 xen-check: all $(FAKE_BINS) $(XEN_TEST_BINS)
 	bash test/xen/run.sh
 	bats --formatter tap test/xen/harness.bats
 	$(MAKE) demo-check
+	$(MAKE) production-check
 
-# The RAM-only dom0 and its VMs, from Debian 12 packages (image/build.sh).
+# The RAM-only dom0 and its VMs for one host, from Debian 12 packages.
+SITE ?=
 image: all
-	bash image/build.sh
-# The seed's topology cold-booted in QEMU: `demo` leaves you at dom0's shell,
+	bash image/build.sh --site "$(SITE)"
+# The seed's topology cold-booted in QEMU, from the demo's own image (its
+# site file and its layer of checks): `demo` leaves you at dom0's shell,
 # `demo-check` powers off and fails unless every check passed.
-demo: image
-	bash demo/run.sh
-demo-check: image
-	bash demo/run.sh --check
+DEMO_IMAGE := $(CURDIR)/build/demo/image
+demo-image: all
+	QMIN_IMAGE_OUT=$(DEMO_IMAGE) bash image/build.sh --site site/demo.site
+demo: demo-image
+	QMIN_IMAGE_OUT=$(DEMO_IMAGE) bash demo/run.sh
+demo-check: demo-image
+	QMIN_IMAGE_OUT=$(DEMO_IMAGE) bash demo/run.sh --check
+# site/server.site's image, with QEMU's addresses and another NIC, booted with
+# its VM images in the boot module and no image server.
+production-check: all
+	bash test/xen/production.sh
 
-# OpenRC scripts are templates: @SBINDIR@ becomes where the tools are installed.
-INIT_SCRIPTS := $(basename $(notdir $(wildcard init.d/*.in)))
+# The tools, man pages, OpenRC scripts (templates: @SBINDIR@ becomes where
+# the tools are) and configuration; what the system has is kept (hotplug/install.sh).
 install: $(BINS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
-	  $(DESTDIR)/etc/init.d
-	install -m 0755 $(SBIN_TOOLS:%=$(OUT)/bin/%) $(DESTDIR)$(PREFIX)/sbin/
-	install -d $(DESTDIR)/etc/xen/scripts
-	install -m 0755 $(OUT)/bin/vif-route $(DESTDIR)/etc/xen/scripts/vif-route
-	# xl.conf makes vif-route every vif's script; an existing one is left alone.
-	[ -e $(DESTDIR)/etc/xen/xl.conf ] || install -m 0644 hotplug/xl.conf $(DESTDIR)/etc/xen/xl.conf
-	install -m 0755 $(OUT)/bin/qrx-call $(DESTDIR)$(PREFIX)/bin/qrx-call
-	for page in man/*.1; do [ -f "$$page" ] && install -m 0644 "$$page" $(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
-	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	for f in $(INIT_SCRIPTS); do \
-	  sed 's|@SBINDIR@|$(PREFIX)/sbin|g' init.d/$$f.in > $(DESTDIR)/etc/init.d/$$f && \
-	  chmod 0755 $(DESTDIR)/etc/init.d/$$f || exit 1; \
-	done
-	install -d $(DESTDIR)$(PREFIX)/share/qmin/examples
-	cp -R etc/. $(DESTDIR)$(PREFIX)/share/qmin/examples/
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" OUT="$(OUT)" bash hotplug/install.sh
 
 clean:
 	rm -rf build

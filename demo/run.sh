@@ -15,11 +15,13 @@
 #
 # Environment: QMIN_QEMU (default qemu-system-x86_64), QMIN_DEMO_CPU (QEMU's
 # -cpu), QMIN_DEMO_TIMEOUT (seconds to a login prompt, default 900),
-# QMIN_DEMO_WORK (default build/demo), QMIN_IMAGE_OUT (default build/image).
+# QMIN_DEMO_WORK (default build/demo), QMIN_IMAGE_OUT (the demo's image,
+# default build/demo/image: make demo builds it from site/demo.site).
+# test/xen/production.sh sources this file for its machine and console.
 set -uo pipefail
 
-top=$(cd "$(dirname "$0")/.." && pwd)
-image=${QMIN_IMAGE_OUT:-$top/build/image}
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+image=${QMIN_IMAGE_OUT:-$top/build/demo/image}
 work=${QMIN_DEMO_WORK:-$top/build/demo}
 qemu=${QMIN_QEMU:-qemu-system-x86_64}
 # -smap: a PV dom0 crashes on SMAP under QEMU; -rdtscp: QEMU's SVM gives Xen
@@ -27,6 +29,7 @@ qemu=${QMIN_QEMU:-qemu-system-x86_64}
 # dom0 and a PVH domU segfault at random under load (xen-in-qemu.md §9).
 cpu=${QMIN_DEMO_CPU:-max,-smap,-rdtscp,-xsaveopt,-xsavec,-xgetbv1}
 login_timeout=${QMIN_DEMO_TIMEOUT:-900}
+nic_model=e1000
 port=8080 # etc/conf.d/net-handoff's IMAGE_URL
 dom0_port=8081 # on this machine's loopback: forwarded to dom0 (10.0.2.15), through net-vm
 usb_bdf=0000:00:04.0
@@ -58,8 +61,8 @@ elapsed() { # seconds since an $EPOCHREALTIME, with tenths
 
 # timestamp_lines START: each console line, prefixed with the seconds since
 # QEMU started. A prompt ends no line: one that waits unfinished for a second
-# ("login: ", a shell's "# ") is written as a line of its own, so that it can
-# be seen; any other unfinished line waits for the rest of it.
+# ("login: ", "Password: ", a shell's "# ") is written as a line of its own,
+# so that it can be seen; any other unfinished line waits for the rest of it.
 timestamp_lines() {
 	local line part="" status
 	while :; do
@@ -68,7 +71,7 @@ timestamp_lines() {
 		part+=$line
 		if [ "$status" -gt 128 ]; then
 			# busybox's shell asks the terminal where its cursor is (ESC [6n) after its prompt.
-			case "$part" in *"login: " | *"# " | *"# "$'\e[6n') ;; *) continue ;; esac
+			case "$part" in *"login: " | *"Password: " | *"# " | *"# "$'\e[6n') ;; *) continue ;; esac
 		elif [ "$status" -ne 0 ] && [ -z "$part" ]; then
 			break
 		fi
@@ -83,7 +86,7 @@ qemu_args() {
 	# shellcheck disable=SC2054 # commas inside QEMU's option values
 	args=(-machine q35 -accel tcg -cpu "$cpu" -smp 2 -m 3072 -nodefaults -display none -no-reboot
 		-device intel-iommu
-		-netdev "user,id=lan,hostfwd=tcp:127.0.0.1:$dom0_port-10.0.2.15:80" -device e1000,netdev=lan,addr=0x3
+		-netdev "user,id=lan,hostfwd=tcp:127.0.0.1:$dom0_port-10.0.2.15:80" -device "$nic_model,netdev=lan,addr=0x3"
 		-device piix3-usb-uhci,id=uhci,addr=0x4 -device usb-tablet,bus=uhci.0
 		-kernel "$work/xen"
 		-append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M bootscrub=0 dom0-iommu=passthrough noreboot"
@@ -156,13 +159,13 @@ timeline() {
 		"nic-handed-off=${handed:--} vms-up=${vms:--} operational=${login:--}"
 }
 
-tap_number=0 failed=0
+tap_number=0 failed=0 tap_tag=demo
 tap() { # tap ok|not-ok NAME: one TAP line, as the other tiers print them
 	tap_number=$((tap_number + 1))
 	if [ "$1" = ok ]; then
-		echo "ok $tap_number - demo: $2"
+		echo "ok $tap_number - $tap_tag: $2"
 	else
-		echo "not ok $tap_number - demo: $2"
+		echo "not ok $tap_number - $tap_tag: $2"
 		failed=1
 	fi
 }
@@ -276,11 +279,17 @@ hand_over() {
 
 boot_demo() {
 	serve_images
+	say "booting the seed's topology (console log: ${work#"$top"/}/console.log)"
+	boot_console "$image/dom0.cpio.gz"
+}
+
+# boot_console INITRD: QEMU started with the console on fd 3 (what is typed)
+# and in $work/console.log (what it prints, with times).
+boot_console() {
 	rm -f "$work/con.in" "$work/con.out"
 	mkfifo "$work/con.in" "$work/con.out"
 	local started=$EPOCHREALTIME args
-	say "booting the seed's topology (console log: ${work#"$top"/}/console.log)"
-	qemu_args "$image/dom0.cpio.gz"
+	qemu_args "$1"
 	"$qemu" "${args[@]}" -chardev "pipe,id=con,path=$work/con" -serial chardev:con \
 		</dev/null >"$work/qemu.log" 2>&1 &
 	qemu_pid=$!
@@ -296,7 +305,7 @@ boot_demo() {
 main() {
 	mkdir -p "$work"
 	command -v "$qemu" >/dev/null || { say "$qemu not found" && exit 111; }
-	[ -s "$image/dom0.cpio.gz" ] || { say "no image: run make image" && exit 111; }
+	[ -s "$image/dom0.cpio.gz" ] || { say "no image: run make demo-image" && exit 111; }
 	gzip -dc "$image/xen.gz" >"$work/xen"
 	say "bare boot of Xen and dom0 on the same machine, for the ratio"
 	bare=$(bare_boot)
@@ -330,4 +339,4 @@ main() {
 	return "$failed"
 }
 
-main "$@"
+[ "${BASH_SOURCE[0]}" != "$0" ] || main "$@"

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# make image: qmin's RAM-only dom0 and its three VMs, built from Debian 12
-# packages (fetched with apt-get download, never installed) and qmin's static
-# binaries. Output in build/image/ (QMIN_IMAGE_OUT):
+# make image SITE=FILE: qmin's RAM-only dom0 and its three VMs for the host
+# the site file describes (qmin-site(5)), built from Debian 12 packages
+# (apt's current candidates, checked against apt's signed index, fetched
+# with apt-get download, never installed) and qmin's static binaries.
+#   image/build.sh --site FILE
+# Output in build/image/ (QMIN_IMAGE_OUT):
 #   xen.gz vmlinuz dom0.cpio.gz grub.cfg qmin.iso   what GRUB boots
+#   dom0-and-vms.cpio       with IMAGES=boot: dom0.cpio.gz, then the VM images
 #   vm/vmlinuz vm/{net-vm,sa-vm,workload-vm}.cpio.gz vm/SHA256SUMS
-#                                                   what dom0 fetches at boot
-#   SHA256SUMS                                      every artefact
+#                           the VM images (served over HTTP with IMAGES=http://)
+#   MANIFEST                every Debian package in them: name, version, SHA-256
+#   SHA256SUMS              every artefact
 # The same inputs give the same bytes: file times are SOURCE_DATE_EPOCH
 # (default: the last commit's time), owners root, archives sorted.
 # Environment: QMIN_XEN_CACHE (the .deb cache, default /var/cache/qmin/xen-debs),
-# QMIN_IMAGE_OUT, QMIN_ROOT_PASSWORD_HASH (root's crypt(3) hash in every
-# image; default: none, so root logs in on hvc0 without a password),
-# QMIN_DOM0_BUDGET_KB (default 13312: dom0.cpio.gz may not be bigger).
+# QMIN_IMAGE_OUT, QMIN_DOM0_BUDGET_KB (default 13312: dom0.cpio.gz may not be bigger).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +28,14 @@ export SOURCE_DATE_EPOCH=$epoch
 
 # shellcheck source=image/lib.sh
 . "$here/lib.sh"
+# shellcheck source=image/site.sh
+. "$here/site.sh"
+
+# The NICs servers and clouds have: Intel, Broadcom, Mellanox, Realtek,
+# virtio. hwdrivers loads the ones whose hardware is there; the site file
+# may add more (NIC_DRIVERS).
+SERVER_NICS="e1000 e1000e igb igc ixgbe i40e ice tg3 bnxt_en bnx2x mlx4_en mlx5_core r8169 virtio_pci virtio_net"
+nic_modules() { echo "$SERVER_NICS ${SITE_NIC_DRIVERS//,/ }"; }
 
 say() { printf 'image: %s\n' "$*" >&2; }
 
@@ -48,7 +59,7 @@ stage_common() { # stage_common ROOT HOSTNAME
 	local root=$1
 	new_root "$root"
 	cp -R "$here/rootfs/." "$root/"
-	printf 'root:%s:0:0:99999:7:::\n' "${QMIN_ROOT_PASSWORD_HASH:-}" >"$root/etc/shadow"
+	printf 'root:%s:0:0:99999:7:::\n' "$SITE_ROOT_PASSWORD_HASH" >"$root/etc/shadow"
 	chmod 600 "$root/etc/shadow"
 	echo "$2" >"$root/etc/hostname"
 	add_openrc "$root"
@@ -94,8 +105,9 @@ stage_vm() { # stage_vm ROLE ROOT
 		add_toolstack "$root" xl
 		add_init_script "$root" xendriverdomain "$top"
 		enable "$root" default xendriverdomain
+		# shellcheck disable=SC2046 # module names are words
 		add_modules "$root" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netfront \
-			xen-pcifront xen-netback e1000 e1000e igb ixgbe r8169
+			xen-pcifront xen-netback $(nic_modules)
 		;;
 	sa-vm)
 		add_modules "$root" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netfront \
@@ -108,7 +120,7 @@ stage_vm() { # stage_vm ROLE ROOT
 }
 
 stage_dom0() { # stage_dom0 ROOT VM-SUMS
-	local root=$1 script
+	local root=$1 script derived="$out/site"
 	stage_common "$root" dom0
 	cp -R "$here/dom0/." "$root/"
 	add_toolstack "$root" xl xenstored xenconsoled xen-init-dom0
@@ -121,27 +133,48 @@ stage_dom0() { # stage_dom0 ROOT VM-SUMS
 	enable "$root" boot xenstored xenconsoled
 	enable "$root" default net-handoff qrx-broker xvm
 	cp "$top"/etc/conf.d/* "$root/etc/conf.d/"
-	mkdir -p "$root/etc/xvm" "$root/etc/qubes/policy.d" "$root/var/lib/xvm"
-	cp "$top"/etc/xvm/*.cfg "$root/etc/xvm/"
+	mkdir -p "$root/etc/xvm" "$root/etc/qubes/policy.d" "$root/var/lib/xvm" "$root/etc/qmin"
+	rm -rf "$derived" && site_derive "$derived"
+	cp -R "$derived/etc/." "$root/etc/"
 	cp "$top"/etc/policy.d/*.policy "$root/etc/qubes/policy.d/"
-	# The pin: dom0 hands its NIC over only after fetching exactly these.
+	# The pin: dom0 hands its NIC over only after getting exactly these.
 	cp "$2" "$root/etc/xvm/SHA256SUMS"
+	cp "$unpacked.manifest" "$root/etc/qmin/MANIFEST"
+	# shellcheck disable=SC2046 # module names are words
 	add_modules "$root" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback xen-pciback \
-		e1000 e1000e igb ixgbe r8169
+		$(nic_modules)
+	if [ -n "${SITE_OVERLAY:-}" ]; then
+		say "adding the layer $(site_overlay) (OVERLAY in ${SITE_FILE##*/})"
+		cp -R "$(site_overlay)/." "$root/"
+	fi
+}
+
+# boot_module: with IMAGES=boot, dom0's root and then the VM images in one
+# file: Xen hands dom0 a single initrd, and Linux unpacks each archive in it
+# in turn. An uncompressed archive must start on a 4-byte boundary; the zero
+# bytes before it are skipped.
+boot_module() {
+	[ "$SITE_IMAGES" = boot ] || return 0
+	local stage="$out/stage-images" bytes
+	rm -rf "$stage" && mkdir -p "$stage/var/lib/xvm"
+	cp "$out"/vm/vmlinuz "$out"/vm/*.cpio.gz "$stage/var/lib/xvm/"
+	bytes=$(wc -c <"$out/dom0.cpio.gz")
+	{
+		cat "$out/dom0.cpio.gz"
+		head -c $(((4 - bytes % 4) % 4)) /dev/zero
+		find "$stage" -exec touch -h -d "@$epoch" {} +
+		(cd "$stage" && find . -print0 | LC_ALL=C sort -z | cpio -o -0 -H newc -R 0:0 --reproducible --quiet)
+	} >"$out/dom0-and-vms.cpio"
 }
 
 grub_config() {
 	cat <<-CFG
-		# qmin: Xen, then the RAM-only dom0. Set dom0_mem (with max:) for the host,
-		# and add xen-pciback.hide=(BDF) to the dom0 line for devices dom0 must
-		# never drive (the sa-vm's USB controller).
+		# qmin: Xen, then the RAM-only dom0, from the site file ${SITE_FILE##*/}
+		# (dom0_mem, the serial console, xen-pciback.hide for the sa-vm's USB
+		# controller, and where the VM images come from).
 		set timeout=3
-		menuentry "qmin (Xen 4.17, dom0 from RAM)" {
-		    multiboot2 /boot/xen.gz dom0_mem=1024M,max:1024M console=com1,vga com1=115200,8n1
-		    module2 /boot/vmlinuz console=hvc0 earlyprintk=xen
-		    module2 /boot/dom0.cpio.gz
-		}
 	CFG
+	cat "$out/site/grub-entry"
 }
 
 make_iso() {
@@ -151,7 +184,7 @@ make_iso() {
 	done
 	local iso="$out/iso"
 	rm -rf "$iso" && mkdir -p "$iso/boot/grub"
-	cp "$out/xen.gz" "$out/vmlinuz" "$out/dom0.cpio.gz" "$iso/boot/"
+	cp "$out/xen.gz" "$out/vmlinuz" "$out/$(site_boot_module)" "$iso/boot/"
 	cp "$out/grub.cfg" "$iso/boot/grub/grub.cfg"
 	find "$iso" -exec touch -h -d "@$epoch" {} +
 	# grub-mkrescue stamps the ISO with the time of day (GRUB finds its
@@ -169,8 +202,21 @@ sizes() { # one line per artefact: name, bytes, bytes unpacked
 	done
 }
 
+# load_site ARGS: --site FILE, read and checked; refuses the build otherwise.
+load_site() {
+	if [ $# -ne 2 ] || [ "$1" != --site ] || [ -z "$2" ]; then
+		say "usage: build.sh --site FILE (make image SITE=FILE; site/server.site is an example, qmin-site(5))"
+		exit 2
+	fi
+	site_load "$2" >&2 || { say "$2: fix the site file and build again" && exit 1; }
+	[ -z "${SITE_ROOT_PASSWORDLESS:-}" ] ||
+		say "root logs in WITHOUT A PASSWORD on every console (ROOT_PASSWORDLESS=yes in $2)"
+}
+
 main() {
+	load_site "$@"
 	[ -x "$top/build/bin/qrx-broker" ] || { say "build the tools first (make all)" && exit 111; }
+	rm -f "$out/dom0-and-vms.cpio"
 	mkdir -p "$out/vm"
 	local wanted
 	read -r -a wanted <<<"$(packages | tr '\n' ' ')"
@@ -179,18 +225,25 @@ main() {
 	cp "${kernels[0]}" "$out/vmlinuz"
 	gzip -dc "$unpacked/boot/xen-4.17-amd64.gz" | gzip -9 -n >"$out/xen.gz"
 	domu_kernel "${kernels[0]}" "$out/vm/vmlinuz" -9 || exit 111
-	local role
-	for role in net-vm sa-vm workload-vm; do
+	# The images of the VMs the site defines, and no others.
+	local role roles=(net-vm)
+	[ -n "$SITE_USB_PCI" ] && roles+=(sa-vm)
+	[ -n "$SITE_WORKLOAD_ADDRESS" ] && roles+=(workload-vm)
+	rm -f "$out"/vm/*.cpio.gz
+	for role in "${roles[@]}"; do
 		stage_vm "$role" "$out/stage-$role"
 		pack "$out/stage-$role" "$out/vm/$role.cpio.gz" "$epoch"
 	done
-	(cd "$out/vm" && sha256sum vmlinuz net-vm.cpio.gz sa-vm.cpio.gz workload-vm.cpio.gz >SHA256SUMS)
+	(cd "$out/vm" && sha256sum vmlinuz "${roles[@]/%/.cpio.gz}" >SHA256SUMS)
 	stage_dom0 "$out/stage-dom0" "$out/vm/SHA256SUMS"
 	pack "$out/stage-dom0" "$out/dom0.cpio.gz" "$epoch"
+	boot_module
+	cp "$unpacked.manifest" "$out/MANIFEST"
 	grub_config >"$out/grub.cfg"
 	make_iso
 	local artefacts=("$out/xen.gz" "$out/vmlinuz" "$out/dom0.cpio.gz" "$out/grub.cfg"
-		"$out/vm/vmlinuz" "$out"/vm/*.cpio.gz)
+		"$out/vm/vmlinuz" "$out"/vm/*.cpio.gz "$out/MANIFEST")
+	[ -f "$out/dom0-and-vms.cpio" ] && artefacts+=("$out/dom0-and-vms.cpio")
 	[ -f "$out/qmin.iso" ] && artefacts+=("$out/qmin.iso")
 	(cd "$out" && sha256sum "${artefacts[@]#"$out"/}" >SHA256SUMS)
 	sizes "${artefacts[@]}"

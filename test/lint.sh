@@ -17,7 +17,7 @@ clang-tidy --quiet "${tidy[@]}" -- -std=c++20 -iquote lib -iquote cmd/qrx -iquot
 bash test/lint-structure.sh || { note "lint-structure failed: lib/LAYERS says what may include what"; failed=1; }
 
 mapfile -t scripts < <(git ls-files '.ci/run' '*.sh' '*.bash' '*.bats' 'init.d/*' 'image/init.d/*' \
-	'image/*/etc/qubes-rpc/*' 'image/dom0/usr/sbin/*' 'image/dom0/usr/lib/qmin/*' 'test/fakes/xl' 2>/dev/null)
+	'image/*/etc/qubes-rpc/*' 'demo/dom0/usr/sbin/*' 'demo/dom0/usr/lib/qmin/*' 'test/fakes/xl' 2>/dev/null)
 shellcheck -x "${scripts[@]}" || { note "shellcheck failed"; failed=1; }
 
 pages=(man/*.[0-9])

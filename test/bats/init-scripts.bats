@@ -51,9 +51,10 @@ make_root() {
 	enable "$ROOT" default net-handoff qrx-broker xvm
 	cp "$QMIN_BIN/qrx-broker" "$XENSTORED_FAKE" "$XSCTL" "$ROOT/usr/sbin/"
 	mkdir -p "$ROOT/etc/xvm" "$ROOT/etc/qubes/policy.d" "$ROOT/srv" "$ROOT/var/lib/xvm"
-	cp "$QMIN_ROOT"/etc/xvm/*.cfg "$ROOT/etc/xvm/"
 	cp "$QMIN_ROOT"/etc/policy.d/*.policy "$ROOT/etc/qubes/policy.d/"
 	cp "$QMIN_ROOT"/etc/conf.d/* "$ROOT/etc/conf.d/"
+	# The demo's net-handoff settings and VM definitions, as make image derives them.
+	bash "$QMIN_ROOT/image/site.sh" derive "$QMIN_ROOT/site/demo.site" "$ROOT"
 	printf 'export XENSTORED_PATH=/run/xs.sock\n' >"$ROOT/etc/conf.d/xenstored"
 	printf 'export XENSTORED_PATH=/run/xs.sock\nQRX_BROKER_OPTS="-v --policy-dir /etc/qubes/policy.d --xvm-start /usr/sbin/xvm-start"\n' \
 		>"$ROOT/etc/conf.d/qrx-broker"
@@ -137,6 +138,42 @@ started() { printf 'rc-service %s status >/dev/null || echo "not started: %s"; '
 	assert_output --partial "keeping eth0 in dom0"
 	refute_output --partial "nic-handoff --state"
 	refute_line net-vm.cpio.gz
+}
+
+# from_boot_module [FILE...]: IMAGE_URL empty, and FILEs of the build
+# server already in /var/lib/xvm, as the boot module leaves them.
+from_boot_module() {
+	sed -i 's|^IMAGE_URL=.*|IMAGE_URL=""|' "$ROOT/etc/conf.d/net-handoff"
+	local file
+	for file in "$@"; do cp "$ROOT/srv/$file" "$ROOT/var/lib/xvm/"; done
+}
+
+@test "with IMAGE_URL empty, the images from the boot module are checked, then the NIC is handed over (issue 26)" {
+	from_boot_module vmlinuz net-vm.cpio.gz
+	run_logged in_root "$boot; $(started net-handoff) cat /var/log/default.log /var/log/stubs.log"
+	assert_success
+	refute_output --partial "not started"
+	assert_output --partial "Checking the VM images in /var/lib/xvm"
+	assert_output --partial "nic-handoff --state /run/nic-handoff.state --wait 120 eth0 net-vm"
+}
+
+@test "with IMAGE_URL empty, a missing image keeps the NIC in dom0 and says which (issue 26)" {
+	from_boot_module vmlinuz
+	run_logged in_root "$boot; cat /var/log/default.log /var/log/stubs.log"
+	assert_output --partial "no net-vm.cpio.gz in /var/lib/xvm"
+	assert_output --partial "keeping eth0 in dom0"
+	refute_output --partial "nic-handoff --state"
+}
+
+@test "with IMAGE_URL empty, an altered image keeps the NIC in dom0 and is removed before any VM starts (issue 26)" {
+	from_boot_module vmlinuz net-vm.cpio.gz
+	echo tampered >>"$ROOT/var/lib/xvm/net-vm.cpio.gz"
+	run_logged in_root "$boot; cat /var/log/default.log; ls /var/lib/xvm; cat /var/log/stubs.log"
+	assert_output --regexp "net-vm.cpio.gz has SHA-256 [0-9a-f]{64}, not the pinned"
+	assert_output --partial "keeping eth0 in dom0"
+	refute_output --partial "nic-handoff --state"
+	refute_line net-vm.cpio.gz
+	assert_line vmlinuz
 }
 
 @test "a VM that fails at boot leaves xvm started, and power-off still stops the others (issue 24)" {

@@ -325,14 +325,23 @@ qrx-broker: fatal: unable to load the VM definitions: 1 error"
 	done < <(man_examples "$QMIN_ROOT/man/qrx-broker.8")
 }
 
-@test "the example policy and VM definitions in etc/ check clean" {
-	run "$BROKER" -n --vm-dir "$QMIN_ROOT/etc/xvm" --policy-dir "$QMIN_ROOT/etc/policy.d"
+@test "the example policy checks clean with the VMs the example sites define, and grants no shell into the net-vm" {
+	local site vms="$BATS_TEST_TMPDIR/vms"
+	for site in demo server; do
+		sed 's/^#ROOT_PASSWORD_HASH=.*/ROOT_PASSWORD_HASH=$6$salt$hash/' "$QMIN_ROOT/site/$site.site" >"$BATS_TEST_TMPDIR/$site.site"
+		sed -i "s|^OVERLAY=../|OVERLAY=$QMIN_ROOT/|" "$BATS_TEST_TMPDIR/$site.site"
+		rm -rf "$vms" && bash "$QMIN_ROOT/image/site.sh" derive "$BATS_TEST_TMPDIR/$site.site" "$vms"
+		run "$BROKER" -n --vm-dir "$vms/etc/xvm" --policy-dir "$QMIN_ROOT/etc/policy.d"
+		assert_success
+		assert_output "configuration OK"
+	done
+	local ask=("$BROKER" --evaluate --vm-dir "$vms/etc/xvm" --policy-dir "$QMIN_ROOT/etc/policy.d")
+	run "${ask[@]}" workload-vm sa-vm qmin.UsbDevices
 	assert_success
-	assert_output "configuration OK"
-	run "$BROKER" --evaluate --vm-dir "$QMIN_ROOT/etc/xvm" --policy-dir "$QMIN_ROOT/etc/policy.d" workload-vm sa-vm qmin.UsbDevices
-	assert_success
-	run "$BROKER" --evaluate --vm-dir "$QMIN_ROOT/etc/xvm" --policy-dir "$QMIN_ROOT/etc/policy.d" workload-vm net-vm qubes.VMShell
-	assert_output --partial "allow target=net-vm user=root"
-	run "$BROKER" --evaluate --vm-dir "$QMIN_ROOT/etc/xvm" --policy-dir "$QMIN_ROOT/etc/policy.d" net-vm sa-vm qmin.UsbDevices
+	run "${ask[@]}" workload-vm net-vm qubes.VMShell
+	assert_failure 1
+	run "${ask[@]}" sa-vm net-vm qubes.VMShell
+	assert_failure 1
+	run "${ask[@]}" net-vm sa-vm qmin.UsbDevices
 	assert_failure 1
 }
