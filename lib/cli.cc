@@ -16,6 +16,7 @@ namespace {
 
 const OptionSpec kCommonOptions[] = {
     {"help", 'h', "", "print this help and exit"},
+    {"syslog", 0, "", "log to syslog as well as to standard error"},
     {"verbose", 'v', "", "say more; repeat for debug output"},
     {"version", 0, "", "print the version and exit"},
 };
@@ -43,6 +44,8 @@ void Record(Args& args, const OptionSpec& spec, std::string value) {
     args.version = true;
   } else if (spec.long_name == "verbose") {
     ++args.verbosity;
+  } else if (spec.long_name == "syslog") {
+    args.syslog = true;
   } else {
     args.Add(spec.long_name, std::move(value));
   }
@@ -224,6 +227,7 @@ int RunTool(const ToolSpec& tool, int argc, const char* const* argv, const ToolB
     return write(STDOUT_FILENO, text.data(), text.size()) < 0 ? ToInt(ExitCode::kTemporary) : 0;
   }
   log.set_verbosity(args->verbosity);
+  if (args->syslog) log.set_sinks(Log::kStderr | Log::kSyslog);
   const Result<int> status = body(*args, log);
   if (status) return *status;
   if (status.error().usage) {

@@ -1,5 +1,5 @@
-// The command line of every qmin tool: -h/--help, -v/--verbose (repeatable)
-// and --version are common and handled here, once; each tool declares its own
+// The command line of every qmin tool: -h/--help, -v/--verbose (repeatable),
+// --syslog and --version are common and handled here, once; each tool declares its own
 // options as a table. Options may stand anywhere before "--".
 //
 // Why not cxxopts: it calls std::locale::classic(), which drags libstdc++'s
@@ -53,6 +53,7 @@ class Args {
  public:
   bool help = false;
   bool version = false;
+  bool syslog = false;  ///< log to syslog as well: a tool run at boot, whose lines scroll away
   int verbosity = 0;
 
   bool Has(std::string_view long_name) const;

@@ -79,12 +79,19 @@ TEST(ParseArgsTest, HelpAndVersionNeedNoOperands) {
   EXPECT_TRUE(Parse({"--version"})->version);
 }
 
+TEST(ParseArgsTest, SyslogIsCommonToEveryTool) {
+  EXPECT_TRUE(Parse({"--syslog", "x"})->syslog);
+  EXPECT_FALSE(Parse({"x"})->syslog);
+  EXPECT_FALSE(Parse({"--syslog=yes", "x"}));
+}
+
 TEST(HelpTextTest, UsageLineThenSortedAlignedOptions) {
   EXPECT_EQ(HelpText(kTool),
             "usage: demo [-hnv] [--wait SECONDS] NAME\n\n"
             "A demo tool.\n\n"
             "  -n, --dry-run             print the plan\n"
             "  -h, --help                print this help and exit\n"
+            "      --syslog              log to syslog as well as to standard error\n"
             "  -v, --verbose             say more; repeat for debug output\n"
             "      --version             print the version and exit\n"
             "  -w, --wait SECONDS        wait\n");
