@@ -14,7 +14,8 @@
 #   demo/run.sh --check    powers off cleanly; exit 0 only if every check passed
 #
 # Environment: QMIN_QEMU (default qemu-system-x86_64), QMIN_DEMO_CPU (QEMU's
-# -cpu), QMIN_DEMO_TIMEOUT (seconds to a login prompt, default 900),
+# -cpu), QMIN_DEMO_TIMEOUT (seconds to a login prompt, and to dom0's default
+# runlevel being up, default 900),
 # QMIN_DEMO_WORK (default build/demo), QMIN_IMAGE_OUT (the demo's image,
 # default build/demo/image: make demo builds it from site/demo.site).
 # test/xen/production.sh sources this file for its machine and console.
@@ -147,7 +148,7 @@ when_seen() { # when_seen PATTERN: the time of the first line matching PATTERN
 }
 
 timeline() {
-	local xen openrc store fetched handed vms login
+	local xen openrc store fetched handed vms login up
 	xen=$(when_seen '\\(XEN\\) Xen version')
 	openrc=$(when_seen 'OpenRC .* is starting up')
 	store=$(when_done 'Starting the Xen store')
@@ -155,8 +156,9 @@ timeline() {
 	handed=$(when_done 'Handing eth0 to net-vm')
 	vms=$(when_done 'Starting VMs')
 	login=$(when_seen 'dom0 login:')
-	echo "xen=${xen:--} dom0-openrc=${openrc:--} xenstored=${store:--} images-fetched=${fetched:--}" \
-		"nic-handed-off=${handed:--} vms-up=${vms:--} operational=${login:--}"
+	up=$(when_seen "$up_line")
+	echo "xen=${xen:--} dom0-openrc=${openrc:--} xenstored=${store:--} login-prompt=${login:--}" \
+		"images-fetched=${fetched:--} nic-handed-off=${handed:--} vms-up=${vms:--} operational=${up:--}"
 }
 
 tap_number=0 failed=0 tap_tag=demo
@@ -203,10 +205,40 @@ http_get() {
 	)
 }
 
-# Logs in on hvc0 as an operator would and runs qmin-check there.
+# What dom0 prints when its default runlevel (images, handoff, VMs) is done:
+# the host is operational (image/rootfs/usr/lib/qmin/default-runlevel).
+up_line='qmin: the default runlevel is up'
+
+line_of() { # line_of PATTERN: the number of the console log's first line matching it
+	grep -n -m 1 -E -- "$1" "$work/console.log" | cut -d : -f 1
+}
+
+# shell_before_up: the shell's prompt (the line at $mark) came before the
+# default runlevel was up: a login does not wait for the VMs.
+shell_before_up() {
+	local up
+	up=$(line_of "$up_line")
+	[ -z "$up" ] || [ "$mark" -lt "$up" ]
+}
+
+# up_within SECONDS: until dom0 says its default runlevel is up; $mark then
+# stays after that line.
+up_within() {
+	local deadline=$((SECONDS + $1)) up
+	until up=$(line_of "$up_line") && [ -n "$up" ]; do
+		[ "$SECONDS" -lt "$deadline" ] && kill -0 "$qemu_pid" 2>/dev/null || return 1
+		sleep 0.5
+	done
+	[ "$mark" -ge "$up" ] || mark=$up
+}
+
+# Logs in on hvc0 as an operator would, while dom0 still comes up, then
+# waits for it and runs qmin-check there.
 operate() {
 	type_line root
 	check "a shell answers on hvc0" wait_for 'dom0:~# ' 60
+	check "the shell answered before the default runlevel was up (the VMs still starting)" shell_before_up
+	check "dom0's default runlevel comes up: images, handoff, VMs" up_within "$login_timeout"
 	type_line 'qmin-check --supervision; echo "QMIN-CHECK-END $?"'
 	wait_for 'QMIN-CHECK-END [0-9]+' 600 || tap not-ok "qmin-check finished"
 	report_results qmin-check
@@ -239,7 +271,7 @@ print_timeline() {
 	say "timeline, seconds from QEMU start:"
 	echo "QMIN-DEMO-TIMELINE $(timeline) bare=${bare:--}"
 	local operational
-	operational=$(when_seen 'dom0 login:')
+	operational=$(when_seen "$up_line")
 	[ -n "$operational" ] && [ -n "$bare" ] &&
 		say "operational at $operational s; a bare Xen + dom0 boot took $bare s: ratio $(awk -v a="$operational" -v b="$bare" 'BEGIN { printf "%.1f", a / b }')"
 }

@@ -49,9 +49,10 @@ log_in() {
 }
 
 operate() {
+	check "the site file's root password logs in on hvc0" log_in
+	check "dom0's default runlevel comes up: images, handoff, VMs" up_within "$login_timeout"
 	check "images from the boot module were checked before the handoff" \
 		test -n "$(when_done 'Checking the VM images in /var/lib/xvm')"
-	check "the site file's root password logs in on hvc0" log_in
 	console_check "the NIC, an e1000e, is in net-vm" 30 'nic-handoff status | grep -q "^handed to net-vm"'
 	console_check "dom0's traffic leaves through net-vm" 30 'ip route show default | grep -q " dev vif"'
 	console_check "net-vm, sa-vm and workload-vm run" 30 \
@@ -60,7 +61,7 @@ operate() {
 	console_check "a qrx call from dom0 runs in workload-vm" 90 \
 		'[ "$(echo hostname | timeout 60 qrx-call workload-vm qubes.VMShell)" = workload-vm ]'
 	console_check "nothing of the demo is in the image" 30 \
-		'! command -v qmin-check && ! command -v qmin-trials && [ ! -e /usr/lib/qmin ]'
+		'! command -v qmin-check && ! command -v qmin-trials && [ ! -e /usr/lib/qmin/checks.sh ]'
 	console_check "the image lists its packages" 30 'grep -q "^xen-hypervisor-4.17-amd64 " /etc/qmin/MANIFEST'
 }
 
