@@ -36,7 +36,7 @@ Transaction::~Transaction() {
 Result<Xenstore> Xenstore::Open() {
   errno = 0;
   xs_handle* handle = xs_open(0);
-  if (handle == nullptr) return SystemError("connect to xenstore", errno != 0 ? errno : ENOENT);
+  if (handle == nullptr) return SystemError(kConnectXenstore, errno != 0 ? errno : ENOENT);
   return Xenstore(handle);
 }
 

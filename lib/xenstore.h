@@ -21,6 +21,10 @@ struct xs_handle;
 
 namespace qmin {
 
+/// What failed when xenstore cannot be reached, with the usual cause: the
+/// message then names the fix.
+inline constexpr const char* kConnectXenstore = "connect to xenstore (is xenstored running?)";
+
 struct XenstorePerm {
   enum class Access : char { kNone = 'n', kRead = 'r', kWrite = 'w', kBoth = 'b' };
   unsigned domid = 0;

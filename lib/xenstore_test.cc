@@ -264,7 +264,7 @@ TEST(XenstoreOpenTest, NoDaemonIsASystemError) {
   // Without a socket libxenstore falls back to /dev/xen/xenbus, absent here.
   if (xs) GTEST_SKIP() << "this host has a xenstore device";
   EXPECT_EQ(xs.error().exit, ExitCode::kTemporary);
-  EXPECT_EQ(xs.error().action, "connect to xenstore");
+  EXPECT_EQ(xs.error().action, "connect to xenstore (is xenstored running?)");
 }
 
 }  // namespace

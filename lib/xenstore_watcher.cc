@@ -34,14 +34,14 @@ Result<int> Connect() {
                        : Result<int>(SystemError("connect to " + path, ENOENT));
   if (!fd) {
     const int device = open("/dev/xen/xenbus", O_RDWR | O_CLOEXEC);
-    if (device < 0) return SystemError("connect to xenstore", errno);
+    if (device < 0) return SystemError(kConnectXenstore, errno);
     fd = device;
   }
   const int flags = fcntl(*fd, F_GETFL);
   if (flags < 0 || fcntl(*fd, F_SETFL, flags | O_NONBLOCK) < 0) {
     const int saved = errno;
     close(*fd);
-    return SystemError("connect to xenstore", saved);
+    return SystemError(kConnectXenstore, saved);
   }
   return fd;
 }

@@ -3,6 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <string_view>
+#include <utility>
+
 #include "cli.h"
 #include "nic_host.h"
 #include "sysfs.h"
@@ -33,6 +37,17 @@ qmin::Result<qmin::HandoffCommand> Command(const std::vector<std::string>& words
                                            qmin::HandoffOptions& options) {
   const std::string first = words.empty() ? "" : words[0];
   const auto want = [&](std::size_t count) { return words.size() == count; };
+  // A command word with the wrong operands is named, not read as an IFACE.
+  const std::pair<std::string_view, std::string_view> operands[] = {{"restore", "no operand"},
+                                                                    {"status", "no operand"},
+                                                                    {"release", "IFACE"},
+                                                                    {"reconnect", "VIF"},
+                                                                    {"adopt", "IFACE NETVM"}};
+  for (const auto& [command, takes] : operands) {
+    const std::size_t count = takes == "no operand" ? 1 : 1 + std::ranges::count(takes, ' ') + 1;
+    if (first == command && !want(count))
+      return qmin::UsageError(std::string(command) + " takes " + std::string(takes));
+  }
   if ((first == "restore" || first == "status") && want(1))
     return first == "restore" ? qmin::HandoffCommand::kRestore : qmin::HandoffCommand::kStatus;
   if (first == "release" && want(2)) {

@@ -215,6 +215,11 @@ Result<std::vector<std::string>> Handoff::Run(HandoffCommand command) {
 Result<std::vector<std::string>> Handoff::RunLocked(HandoffCommand command) {
   const bool has_state = access(options_.state.c_str(), F_OK) == 0;
   if (command == HandoffCommand::kReconnect) return Reconnect();
+  // Nothing recorded is nothing to undo: restore says so and succeeds, as
+  // an operator who runs it twice expects.
+  if (command == HandoffCommand::kRestore && !has_state)
+    return std::vector<std::string>{"nothing to restore: no handoff is recorded in " +
+                                    options_.state};
   if (command == HandoffCommand::kRestore || command == HandoffCommand::kAdopt) {
     if (Status read = ReadState(); !read) return read.error();
     if (command == HandoffCommand::kRestore) {

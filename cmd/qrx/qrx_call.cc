@@ -37,7 +37,14 @@ int Dup(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 3); }
 // socket closing without one (refused).
 Result<std::optional<ExecParams>> Ask(const CallOptions& options) {
   Result<int> socket = ConnectUnix(options.socket);
-  if (!socket) return socket.error();
+  if (!socket) {
+    // Nobody listens there: name the daemon that should.
+    Error error = socket.error();
+    if (error.errnum == ENOENT || error.errnum == ECONNREFUSED)
+      error.action += options.socket == kBrokerSocket ? " (is qrx-broker running?)"
+                                                      : " (is qrx-agent running?)";
+    return error;
+  }
   std::optional<ExecParams> answer;
   if (WriteAll(*socket,
                EncodeTrigger(kTriggerService3, {"", options.target, "SOCKET", options.service}))) {

@@ -44,8 +44,11 @@ qmin::Result<qmin::XvmOptions> Options(const qmin::Args& args) {
   if (!seconds) return seconds.error();
   options.stop_timeout = static_cast<unsigned>(*seconds);
   const bool named = !options.names.empty();
-  if (options.stop ? (options.autostart || named == options.all)
-                   : (options.all || named == options.autostart))
+  if (options.stop && options.autostart) return qmin::UsageError("--autostart goes without --stop");
+  if (!options.stop && options.all) return qmin::UsageError("--all goes with --stop");
+  if (named && (options.all || options.autostart))
+    return qmin::UsageError(std::string(options.all ? "--all" : "--autostart") + " takes no names");
+  if (!named && !options.all && !options.autostart)
     return qmin::UsageError(options.stop ? "--stop needs --all or VM names"
                                          : "needs --autostart or VM names");
   if (!options.stop && args.Has("timeout")) return qmin::UsageError("--timeout goes with --stop");
@@ -73,6 +76,8 @@ qmin::Result<int> Run(const qmin::Args& args, qmin::Log& log) {
   if (!options) return options.error();
   qmin::Result<qmin::XvmDefinitions> definitions = qmin::LoadXvmDefinitions(*options);
   if (!definitions) return definitions.error();
+  if (definitions->vms.empty() && definitions->skipped.empty())
+    log.Warning("no VM definitions in " + options->vm_dir + " (xvm.cfg(5))");
   const bool set_aside = SayWhatIsSetAside(*definitions, *options, log);
   qmin::Result<std::vector<std::string>> plan = qmin::PlanXvm(*options, definitions->vms);
   if (!plan) return plan.error();

@@ -125,6 +125,7 @@ class Stopper : public XvmRun {
   /// past a grace after it, the run gives up on what keeps coming back.
   bool expired_ = false;
   bool given_up_ = false;
+  bool looked_ = false;  ///< the domains were read once: a VM named and not running is said
 };
 
 }  // namespace qmin

@@ -3,6 +3,7 @@
 // ends in xl destroy.
 
 #include <algorithm>
+#include <utility>
 
 #include "text.h"
 #include "xen_host.h"
@@ -31,6 +32,9 @@ Stopper::Stopper(EventLoop& loop, Log& log, const XvmOptions& options, const VmM
 // the same) is stopped again: Launch sees it running and not stopping.
 void Stopper::OnDomainsChanged() {
   const std::map<unsigned, std::string> names = DomainNames();
+  if (!std::exchange(looked_, true) && !options_.all)
+    for (const auto& [name, vm] : state_)
+      if (!FindDomain(names, name)) log_.Notice(name + " is not running: nothing to stop");
   for (auto& [name, vm] : state_) {
     const std::optional<unsigned> domid = FindDomain(names, name);
     if (vm.running && !domid) Gone(name);

@@ -38,6 +38,9 @@ make_root() {
 	# shellcheck source=image/lib.sh
 	. "$QMIN_ROOT/image/lib.sh"
 	new_root "$ROOT" >/dev/null
+	# What devtmpfs gives dom0 and daemons need (syslogd's standard input).
+	mknod -m 666 "$ROOT/dev/null" c 1 3
+	mknod -m 666 "$ROOT/dev/zero" c 1 5
 	add_openrc "$ROOT"
 	cp "$QMIN_ROOT"/image/init.d/* "$ROOT/etc/init.d/"
 	cp "$QMIN_ROOT/image/rootfs/etc/"{passwd,group} "$ROOT/etc/"
@@ -78,7 +81,7 @@ for _ in $(seq 200); do [ -S /run/xs.sock ] && break; sleep 0.05; done'
 # in_root COMMANDS: runs shell COMMANDS in the chroot, in namespaces of its
 # own (its processes end with it), with /proc and a /run tmpfs.
 in_root() {
-	unshare --pid --mount --uts --net --fork --propagation private sh -c '
+	unshare --pid --mount --uts --net --ipc --fork --propagation private sh -c '
 		mount -t proc proc "$1/proc" && mount -t tmpfs tmpfs "$1/run" &&
 		ip link add eth0 type veth peer name lan0 &&
 		exec chroot "$1" /bin/sh -c "ip link set lo up; $2"' sh "$ROOT" "$1"
@@ -102,8 +105,8 @@ started() { printf 'rc-service %s status >/dev/null || echo "not started: %s"; '
 	assert_success
 	refute_output --partial "not started"
 	assert_line --partial "xen-init-dom0"
-	assert_line --regexp "nic-handoff --state /run/nic-handoff.state --wait 120 eth0 net-vm$"
-	assert_line --regexp "xvm-start +--autostart$"
+	assert_line --regexp "nic-handoff --syslog --state /run/nic-handoff.state --wait 120 eth0 net-vm$"
+	assert_line --regexp "xvm-start --syslog +--autostart$"
 	assert_line Domain-0
 	# OpenRC's order: the store first, dom0's NIC handed over before any VM starts.
 	local order
@@ -111,24 +114,64 @@ started() { printf 'rc-service %s status >/dev/null || echo "not started: %s"; '
 	assert_equal "$order" "xenstored nic-handoff xvm-start "
 }
 
-@test "qrx-broker is supervised: killed, it is back within seconds; reload reaches it as SIGHUP" {
+@test "qrx-broker is supervised: killed, it is back within seconds; reload reaches it as SIGHUP; it logs to syslog" {
 	run_logged in_root "$boot; old=\$(pidof qrx-broker); kill -9 \$old; sleep 3; new=\$(pidof qrx-broker);
-		echo \"old=\$old new=\$new\"; rc-service qrx-broker reload; sleep 1; cat /var/log/qrx-broker.log"
+		echo \"old=\$old new=\$new\"; rc-service qrx-broker reload; sleep 1; logread"
 	assert_success
 	assert_line --regexp '^old=[0-9]+ new=[0-9]+$'
 	local old new
 	old=$(echo "$output" | sed -n 's/^old=\([0-9]*\) .*/\1/p')
 	new=$(echo "$output" | sed -n 's/.* new=\([0-9]*\)$/\1/p')
 	[ "$old" != "$new" ] || fail "the same broker ($old) after kill -9"
-	assert_output --regexp "policy.*(load|read)"
+	# busybox syslogd's lines: a time, the host, the facility, the tool.
+	assert_line --regexp "^[A-Z][a-z]{2} +[0-9]+ [0-9:]{8} dom0 [a-z]+\.[a-z]+ qrx-broker(\[[0-9]+\])?: .*policy.*(load|read)"
+}
+
+@test "a tool run with --syslog leaves its messages in the system log, with their time (issue 27)" {
+	run_logged in_root "openrc sysinit >/dev/null 2>&1; openrc boot >/dev/null 2>&1;
+		mkdir /tmp/broken && echo 'not a rule' >/tmp/broken/10-broken.policy;
+		/usr/sbin/qrx-broker --syslog -n --policy-dir /tmp/broken;
+		for _ in \$(seq 50); do logread | grep -q 'unable to load the policy' && break; sleep 0.1; done; logread"
+	assert_line --regexp "^[A-Z][a-z]{2} +[0-9]+ [0-9:]{8} dom0 [a-z]+\.err qrx-broker(\[[0-9]+\])?: fatal: unable to load the policy: 1 error$"
+}
+
+@test "the guests' console logs are a tmpfs of CONSOLE_LOG_SIZE: a log that fills it stops there (issue 27)" {
+	run_logged in_root "$boot; grep ' /var/log/xen/console ' /proc/mounts;
+		dd if=/dev/zero of=/var/log/xen/console/guest-chatter.log bs=1M count=40 2>&1;
+		du -k /var/log/xen/console/guest-chatter.log"
+	assert_line --regexp "^qmin-consoles /var/log/xen/console tmpfs .*size=16384k"
+	assert_output --partial "No space left on device"
+	local kib
+	kib=$(echo "$output" | awk '$2 == "/var/log/xen/console/guest-chatter.log" { print $1 }')
+	[ -n "$kib" ] && [ "$kib" -le 16384 ] || fail "the log took ${kib:-?} KiB"
+}
+
+@test "CONSOLE_LOG_SIZE=none: xenconsoled logs no console, and mounts nothing (issue 27)" {
+	echo CONSOLE_LOG_SIZE=none >>"$ROOT/etc/conf.d/xenconsoled"
+	run_logged in_root "$boot; grep ' /var/log/xen/console ' /proc/mounts; cat /var/log/stubs.log"
+	assert_line --regexp "xenconsoled --interactive --log=none"
+	refute_output --partial "qmin-consoles"
+}
+
+@test "net-handoff provides net: a service that needs net starts after the handoff (issue 27)" {
+	# shellcheck disable=SC2016 # the service's own shell expands it
+	printf '#!/sbin/openrc-run\ndepend() { need net; }\nstart() { echo "$(cut -d " " -f 1 /proc/uptime) wants-net" >>/var/log/stubs.log; }\n' \
+		>"$ROOT/etc/init.d/wants-net"
+	chmod 755 "$ROOT/etc/init.d/wants-net"
+	enable "$ROOT" default wants-net
+	run_logged in_root "$boot; rc-service wants-net status; cat /var/log/stubs.log"
+	assert_line --partial "status: started"
+	local order
+	order=$(echo "$output" | awk '$2 ~ /^(nic-handoff|wants-net)$/ { print $2 }' | tr '\n' ' ')
+	assert_equal "$order" "nic-handoff wants-net "
 }
 
 @test "a fetch that fails keeps the NIC in dom0, says why, and the VMs still start" {
 	run_logged in_root "${boot#"$serve"}; cat /var/log/default.log; rc-service net-handoff status; cat /var/log/stubs.log"
 	assert_output --partial "keeping eth0 in dom0"
 	assert_output --partial "cannot fetch http://127.0.0.1:8080/vmlinuz"
-	refute_output --partial "nic-handoff --state"
-	assert_line --regexp "xvm-start +--autostart$"
+	refute_output --partial "nic-handoff --syslog --state"
+	assert_line --regexp "xvm-start --syslog +--autostart$"
 }
 
 @test "an image whose checksum does not match keeps the NIC in dom0" {
@@ -136,7 +179,7 @@ started() { printf 'rc-service %s status >/dev/null || echo "not started: %s"; '
 	run_logged in_root "$boot; cat /var/log/default.log; ls /var/lib/xvm; cat /var/log/stubs.log"
 	assert_output --regexp "net-vm.cpio.gz has SHA-256 [0-9a-f]{64}, not the pinned"
 	assert_output --partial "keeping eth0 in dom0"
-	refute_output --partial "nic-handoff --state"
+	refute_output --partial "nic-handoff --syslog --state"
 	refute_line net-vm.cpio.gz
 }
 
@@ -154,7 +197,7 @@ from_boot_module() {
 	assert_success
 	refute_output --partial "not started"
 	assert_output --partial "Checking the VM images in /var/lib/xvm"
-	assert_output --partial "nic-handoff --state /run/nic-handoff.state --wait 120 eth0 net-vm"
+	assert_output --partial "nic-handoff --syslog --state /run/nic-handoff.state --wait 120 eth0 net-vm"
 }
 
 @test "with IMAGE_URL empty, a missing image keeps the NIC in dom0 and says which (issue 26)" {
@@ -162,7 +205,7 @@ from_boot_module() {
 	run_logged in_root "$boot; cat /var/log/default.log /var/log/stubs.log"
 	assert_output --partial "no net-vm.cpio.gz in /var/lib/xvm"
 	assert_output --partial "keeping eth0 in dom0"
-	refute_output --partial "nic-handoff --state"
+	refute_output --partial "nic-handoff --syslog --state"
 }
 
 @test "with IMAGE_URL empty, an altered image keeps the NIC in dom0 and is removed before any VM starts (issue 26)" {
@@ -171,7 +214,7 @@ from_boot_module() {
 	run_logged in_root "$boot; cat /var/log/default.log; ls /var/lib/xvm; cat /var/log/stubs.log"
 	assert_output --regexp "net-vm.cpio.gz has SHA-256 [0-9a-f]{64}, not the pinned"
 	assert_output --partial "keeping eth0 in dom0"
-	refute_output --partial "nic-handoff --state"
+	refute_output --partial "nic-handoff --syslog --state"
 	refute_line net-vm.cpio.gz
 	assert_line vmlinuz
 }
@@ -182,13 +225,13 @@ from_boot_module() {
 	assert_success
 	refute_output --partial "not started"
 	assert_output --partial "some VMs did not start"
-	assert_output --regexp "xvm-start --stop --timeout 90 --all"
+	assert_output --regexp "xvm-start --syslog --stop --timeout 90 --all"
 }
 
 @test "power-off stops every VM and leaves the NIC on pciback (issue 24)" {
 	run_logged in_root "$boot; openrc shutdown 2>&1; cat /var/log/stubs.log"
 	assert_success
-	assert_output --regexp "xvm-start --stop --timeout 90 --all"
+	assert_output --regexp "xvm-start --syslog --stop --timeout 90 --all"
 	assert_output --partial "Leaving eth0 on pciback for the power-off"
 	refute_output --regexp "nic-handoff .*restore"
 }
@@ -198,9 +241,9 @@ from_boot_module() {
 		[ -e /run/clients-gone ] || echo "workload-vm 2 256 1 -b---- 1.0"'
 	run_logged in_root "$boot; rc-service xvm restart 2>&1; rc-service net-handoff stop 2>&1; echo stop=\$?;
 		touch /run/clients-gone; rc-service net-handoff stop 2>&1; cat /var/log/stubs.log"
-	assert_line --regexp "xvm-start --stop --timeout 90 sa-vm workload-vm$"
-	refute_output --regexp "xvm-start --stop .*net-vm"
+	assert_line --regexp "xvm-start --syslog --stop --timeout 90 sa-vm workload-vm$"
+	refute_output --regexp "xvm-start --syslog --stop .*net-vm"
 	assert_output --partial "net-vm carries the network of: workload-vm"
 	refute_line stop=0
-	assert_line --regexp "nic-handoff --state /run/nic-handoff.state restore$"
+	assert_line --regexp "nic-handoff --syslog --state /run/nic-handoff.state restore$"
 }

@@ -175,6 +175,24 @@ dom0_as_found() {
 	done < <(grep -oE -- '--[a-z-]+' <<<"$output" | sort -u)
 }
 
+@test "a command with the wrong operands is named: restore eth0 is not a handoff of 'restore' (issue 27)" {
+	local words expected
+	for words in "restore eth0:restore takes no operand" "status x:status takes no operand" \
+		"release:release takes IFACE" "adopt eth0:adopt takes IFACE NETVM" "reconnect:reconnect takes VIF"; do
+		expected=${words#*:}
+		# shellcheck disable=SC2086 # the words of a command line
+		run --separate-stderr "$NIC" --state "$STATE" ${words%%:*}
+		assert_failure 100
+		assert_equal "${stderr_lines[0]}" "nic-handoff: usage: $expected"
+	done
+}
+
+@test "restore with nothing recorded says so, and succeeds (issue 27)" {
+	run --separate-stderr "$NIC" --state "$STATE" restore
+	assert_success
+	assert_output "nothing to restore: no handoff is recorded in $STATE"
+}
+
 @test "the NIC goes to the net-vm, dom0 routes through it, and back with restore" {
 	nic eth0 net-vm
 	assert_success

@@ -546,7 +546,7 @@ after=7"
 	pkill -f "agent.sleeper.sock" || true
 }
 
-@test "no agent to ask: exit 125" {
+@test "no agent to ask: exit 125, naming the socket and the daemon that should serve it" {
 	run -125 env VCHAN_DOMAIN=5 "$QMIN_SIM_BIN/qrx-call" --agent-socket "$QRX/none.sock" personal test.Cat </dev/null
-	assert_output --partial "qrx-call: fatal: unable to connect to $QRX/none.sock"
+	assert_output "qrx-call: fatal: unable to connect to $QRX/none.sock (is qrx-agent running?): No such file or directory"
 }

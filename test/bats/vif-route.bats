@@ -285,7 +285,7 @@ nothing_left() {
 @test "no xenstore: online fails with exit 1 and changes nothing" {
 	XENSTORED_PATH=/nonexistent vif_route vif5.0 online
 	assert_failure 1
-	assert_equal "$stderr" "vif-route: fatal: unable to connect to xenstore: No such file or directory"
+	assert_equal "$stderr" "vif-route: fatal: unable to connect to xenstore (is xenstored running?): No such file or directory"
 	nothing_left
 }
 

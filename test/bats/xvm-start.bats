@@ -55,6 +55,36 @@ created() { sed -n 's/^create \([^ ]*\) end .*/\1/p' "$XL_FAKE_DIR/log" 2>/dev/n
 	done < <(grep -oE -- '--[a-z-]+' <<<"$output" | sort -u)
 }
 
+@test "usage errors name the mistake: --autostart takes no names, --all goes with --stop (issue 27)" {
+	xvm --autostart web
+	assert_failure 100
+	assert_equal "${stderr_lines[0]}" "xvm-start: usage: --autostart takes no names"
+	xvm --all
+	assert_failure 100
+	assert_equal "${stderr_lines[0]}" "xvm-start: usage: --all goes with --stop"
+	xvm --stop --all web
+	assert_failure 100
+	assert_equal "${stderr_lines[0]}" "xvm-start: usage: --all takes no names"
+	xvm --stop
+	assert_failure 100
+	assert_equal "${stderr_lines[0]}" "xvm-start: usage: --stop needs --all or VM names"
+}
+
+@test "an empty VM directory is warned about (issue 27)" {
+	xvm -n --autostart
+	assert_success
+	assert_equal "$stderr" "xvm-start: warning: no VM definitions in $VMS (xvm.cfg(5))"
+}
+
+@test "--stop of a VM that is not running says so, and succeeds (issue 27)" {
+	vm web
+	xvm --stop web
+	assert_success
+	assert_equal "$stderr" "xvm-start: notice: web is not running: nothing to stop"
+	run cat "$XL_FAKE_DIR/log"
+	refute_output --partial "shutdown web"
+}
+
 @test "-n prints a valid start order, what a vif's backend is counting as a dependency" {
 	vm net-vm 'xvm_autostart = 1'
 	vm sa-vm
