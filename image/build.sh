@@ -143,10 +143,23 @@ stage_dom0() { # stage_dom0 ROOT VM-SUMS
 	# shellcheck disable=SC2046 # module names are words
 	add_modules "$root" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback xen-pciback \
 		$(nic_modules)
+	add_manual "$root"
 	if [ -n "${SITE_OVERLAY:-}" ]; then
 		say "adding the layer $(site_overlay) (OVERLAY in ${SITE_FILE##*/})"
 		cp -R "$(site_overlay)/." "$root/"
 	fi
+}
+
+# add_manual ROOT: qmin's man pages, formatted here (dom0 has no formatter)
+# as plain text for its /usr/bin/man; man qmin is the overview.
+add_manual() {
+	local page section
+	command -v mandoc >/dev/null || { say "no mandoc: the image has no man pages" && return 0; }
+	for page in "$top"/man/*.[1-8]; do
+		section=${page##*.}
+		mkdir -p "$1/usr/share/man/cat$section"
+		mandoc -T ascii "$page" | sed 's/.\x08//g' >"$1/usr/share/man/cat$section/${page##*/}"
+	done
 }
 
 # boot_module: with IMAGES=boot, dom0's root and then the VM images in one

@@ -120,6 +120,29 @@ members() {
 	cmp <(head -c "$(wc -c <"$A/dom0.cpio.gz")" "$A/dom0-and-vms.cpio") "$A/dom0.cpio.gz"
 }
 
+@test "dom0's image has the manual: man qmin, and a page per tool, readable without a formatter" {
+	run bash -c "gzip -dc '$A/dom0.cpio.gz' | cpio -t --quiet"
+	assert_line usr/bin/man
+	local page
+	for page in cat7/qmin.7 cat5/qmin-site.5 cat5/xvm.cfg.5 cat8/nic-handoff.8 cat1/qrx-call.1; do
+		assert_line "usr/share/man/$page"
+	done
+	run bash -c "cd '$BATS_FILE_TMPDIR' && gzip -dc '$A/dom0.cpio.gz' | cpio -i --quiet --to-stdout usr/share/man/cat7/qmin.7"
+	assert_output --partial "qmin - Qubes-style isolation on a bare Xen host"
+	[[ $output != *$'\b'* ]] || fail "overstrikes left in the page"
+	requires root # the root's dev/console
+	local root="$BATS_TEST_TMPDIR/root"
+	mkdir "$root" && (cd "$root" && gzip -dc "$A/dom0.cpio.gz" | cpio -i --quiet --make-directories)
+	run chroot "$root" /usr/bin/man qmin
+	assert_success
+	assert_output --partial "which tool does what"
+	run chroot "$root" /usr/bin/man 8 nic-handoff
+	assert_output --partial "NIC"
+	run chroot "$root" /usr/bin/man no-such-page
+	assert_failure 1
+	assert_output --regexp "^man: no page no-such-page; there are:.* qmin.7"
+}
+
 @test "nothing of the demo is in the production image, root has the site's password, and no VM gets a shell in net-vm" {
 	run bash -c "gzip -dc '$A/dom0.cpio.gz' | cpio -t --quiet"
 	refute_line usr/sbin/qmin-check
