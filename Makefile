@@ -255,7 +255,7 @@ production-check: all
 # The tools, man pages, OpenRC scripts (templates: @SBINDIR@ becomes where
 # the tools are) and configuration; what the system has is kept (hotplug/install.sh).
 install: $(BINS)
-	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" OUT="$(OUT)" bash hotplug/install.sh
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" OUT="$(OUT)" SBIN_TOOLS="$(SBIN_TOOLS)" bash hotplug/install.sh
 
 clean:
 	rm -rf build

@@ -4,8 +4,10 @@
 # already has is left as it is, and said: Alpine's xen package brings its
 # own xenstored, xenconsoled and xendriverdomain services, an admin's conf.d
 # files are theirs, and an existing xl.conf gets the lines to merge printed.
+# Environment from the Makefile: SBIN_TOOLS, the tools that go to sbin.
 set -euo pipefail
-: "${DESTDIR:=}" "${PREFIX:=/usr}" "${OUT:=build}"
+: "${DESTDIR:=}" "${PREFIX:=/usr}" "${OUT:=build}" "${SBIN_TOOLS:?the Makefile gives it}"
+xen_services="xenstored xenconsoled xendriverdomain"
 sbin=$PREFIX/sbin
 say() { printf 'install: %s\n' "$*"; }
 
@@ -15,23 +17,24 @@ say() { printf 'install: %s\n' "$*"; }
 [ "$PREFIX" = /usr ] ||
 	say "note: vif-route, nic-handoff and qrx-broker look for the other tools in /usr/sbin; with PREFIX=$PREFIX give them their paths (--nic-handoff, --xvm-start) or link them there"
 
-install -d "$DESTDIR$PREFIX/bin" "$DESTDIR$sbin" "$DESTDIR$PREFIX/share/man/man1" "$DESTDIR$PREFIX/share/man/man5" \
-	"$DESTDIR$PREFIX/share/man/man8" "$DESTDIR/etc/init.d" "$DESTDIR/etc/conf.d" "$DESTDIR/etc/xen/scripts" \
-	"$DESTDIR$PREFIX/share/qmin/examples"
-for tool in mkxendev nic-handoff qrx-agent qrx-broker xvm-start; do
+install -d "$DESTDIR$PREFIX/bin" "$DESTDIR$sbin" "$DESTDIR/etc/init.d" "$DESTDIR/etc/conf.d" \
+	"$DESTDIR/etc/xen/scripts" "$DESTDIR$PREFIX/share/qmin/examples/init.d" "$DESTDIR$PREFIX/share/qmin/examples/site"
+for tool in $SBIN_TOOLS; do
 	install -m 0755 "$OUT/bin/$tool" "$DESTDIR$sbin/"
 done
 install -m 0755 "$OUT/bin/qrx-call" "$DESTDIR$PREFIX/bin/qrx-call"
 install -m 0755 "$OUT/bin/vif-route" "$DESTDIR/etc/xen/scripts/vif-route"
-for page in man/*.[158]; do
-	install -m 0644 "$page" "$DESTDIR$PREFIX/share/man/man${page##*.}/"
+for page in man/*.[1-8]; do
+	install -D -m 0644 "$page" "$DESTDIR$PREFIX/share/man/man${page##*.}/${page##*/}"
 done
 
 # Xen's own daemons: the system's scripts where it has them.
 for template in init.d/*.in; do
 	name=$(basename "$template" .in)
 	target=$DESTDIR/etc/init.d/$name
-	case "$name" in xenstored | xenconsoled | xendriverdomain)
+	case " $xen_services " in *" $name "*)
+		sed "s|@SBINDIR@|$sbin|g" "$template" >"$DESTDIR$PREFIX/share/qmin/examples/init.d/$name"
+		chmod 0755 "$DESTDIR$PREFIX/share/qmin/examples/init.d/$name"
 		if [ -e "$target" ] && ! grep -q '^# qmin:' "$target"; then
 			say "kept the system's /etc/init.d/$name (qmin's is in $PREFIX/share/qmin/examples/init.d)"
 			continue
@@ -57,9 +60,4 @@ else
 fi
 
 cp -R etc/. "$DESTDIR$PREFIX/share/qmin/examples/"
-mkdir -p "$DESTDIR$PREFIX/share/qmin/examples/init.d" "$DESTDIR$PREFIX/share/qmin/examples/site"
-for template in init.d/xenstored.in init.d/xenconsoled.in init.d/xendriverdomain.in; do
-	sed "s|@SBINDIR@|$sbin|g" "$template" >"$DESTDIR$PREFIX/share/qmin/examples/init.d/$(basename "$template" .in)"
-done
-chmod 0755 "$DESTDIR$PREFIX"/share/qmin/examples/init.d/*
 cp site/*.site "$DESTDIR$PREFIX/share/qmin/examples/site/"

@@ -177,7 +177,7 @@ boot_module() {
 		head -c $(((4 - bytes % 4) % 4)) /dev/zero
 		find "$stage" -exec touch -h -d "@$epoch" {} +
 		(cd "$stage" && find . -print0 | LC_ALL=C sort -z | cpio -o -0 -H newc -R 0:0 --reproducible --quiet)
-	} >"$out/dom0-and-vms.cpio"
+	} >"$out/$SITE_DOM0_AND_VMS"
 }
 
 grub_config() {
@@ -229,7 +229,7 @@ load_site() {
 main() {
 	load_site "$@"
 	[ -x "$top/build/bin/qrx-broker" ] || { say "build the tools first (make all)" && exit 111; }
-	rm -f "$out/dom0-and-vms.cpio"
+	rm -f "$out/$SITE_DOM0_AND_VMS"
 	mkdir -p "$out/vm"
 	local wanted
 	read -r -a wanted <<<"$(packages | tr '\n' ' ')"
@@ -256,7 +256,7 @@ main() {
 	make_iso
 	local artefacts=("$out/xen.gz" "$out/vmlinuz" "$out/dom0.cpio.gz" "$out/grub.cfg"
 		"$out/vm/vmlinuz" "$out"/vm/*.cpio.gz "$out/MANIFEST")
-	[ -f "$out/dom0-and-vms.cpio" ] && artefacts+=("$out/dom0-and-vms.cpio")
+	[ -f "$out/$SITE_DOM0_AND_VMS" ] && artefacts+=("$out/$SITE_DOM0_AND_VMS")
 	[ -f "$out/qmin.iso" ] && artefacts+=("$out/qmin.iso")
 	(cd "$out" && sha256sum "${artefacts[@]#"$out"/}" >SHA256SUMS)
 	sizes "${artefacts[@]}"

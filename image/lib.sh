@@ -31,12 +31,13 @@ candidate() {
 # fetched again, and a download that differs is refused.
 fetch_verified() {
 	local cache=$1 package=$2 version=$3 sum=$4 file=$5
-	[ -f "$cache/$file" ] && [ "$(sha256sum <"$cache/$file" | cut -d ' ' -f 1)" = "$sum" ] && return 0
+	has_sum() { [ -f "$cache/$file" ] && [ "$(sha256sum <"$cache/$file" | cut -d ' ' -f 1)" = "$sum" ]; }
+	has_sum && return 0
 	rm -f "$cache/$file"
 	echo "# downloading $package $version" >&2
 	(cd "$cache" && apt-get download -q "$package=$version" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2)
 	[ -f "$cache/$file" ] || { echo "image: apt-get download $package=$version gave no $file" >&2 && return 1; }
-	if [ "$(sha256sum <"$cache/$file" | cut -d ' ' -f 1)" != "$sum" ]; then
+	if ! has_sum; then
 		rm -f "$cache/$file"
 		echo "image: $file does not have the SHA-256 of apt's signed index ($sum): refused" >&2
 		return 1

@@ -5,12 +5,12 @@
 # SITE_* are set by site_load.
 # shellcheck disable=SC2154
 
-# The name of the boot module that carries dom0 and, with IMAGES=boot, the
-# VM images after it: Xen gives dom0 one initrd, and Linux unpacks every
-# archive it finds in it, one after the other.
-SITE_BOOT_MODULE=dom0.cpio.gz
-site_boot_module() {
-	if [ "$SITE_IMAGES" = boot ]; then echo dom0-and-vms.cpio; else echo "$SITE_BOOT_MODULE"; fi
+# With IMAGES=boot, the boot module carries dom0's archive and the VM images
+# after it: Xen gives dom0 one initrd, and Linux unpacks every archive it
+# finds in it, one after the other.
+SITE_DOM0_AND_VMS=dom0-and-vms.cpio
+site_boot_module() { # the file GRUB loads as dom0's initrd
+	if [ "$SITE_IMAGES" = boot ]; then echo "$SITE_DOM0_AND_VMS"; else echo dom0.cpio.gz; fi
 }
 
 site_net_handoff() {

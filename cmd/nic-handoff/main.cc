@@ -3,9 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <string_view>
-#include <utility>
 
 #include "cli.h"
 #include "nic_host.h"
@@ -33,37 +31,36 @@ const qmin::ToolSpec kTool = {
 };
 // clang-format on
 
+// Each command word and the operands it takes (the word counted); a word
+// with other operands is named, never read as an IFACE.
+struct CommandForm {
+  std::string_view word;
+  qmin::HandoffCommand command;
+  std::size_t words;
+  std::string_view takes;
+};
+constexpr CommandForm kCommandForms[] = {
+    {"restore", qmin::HandoffCommand::kRestore, 1, "no operand"},
+    {"status", qmin::HandoffCommand::kStatus, 1, "no operand"},
+    {"release", qmin::HandoffCommand::kRelease, 2, "IFACE"},
+    {"reconnect", qmin::HandoffCommand::kReconnect, 2, "VIF"},
+    {"adopt", qmin::HandoffCommand::kAdopt, 3, "IFACE NETVM"},
+};
+
 qmin::Result<qmin::HandoffCommand> Command(const std::vector<std::string>& words,
                                            qmin::HandoffOptions& options) {
   const std::string first = words.empty() ? "" : words[0];
-  const auto want = [&](std::size_t count) { return words.size() == count; };
-  // A command word with the wrong operands is named, not read as an IFACE.
-  const std::pair<std::string_view, std::string_view> operands[] = {{"restore", "no operand"},
-                                                                    {"status", "no operand"},
-                                                                    {"release", "IFACE"},
-                                                                    {"reconnect", "VIF"},
-                                                                    {"adopt", "IFACE NETVM"}};
-  for (const auto& [command, takes] : operands) {
-    const std::size_t count = takes == "no operand" ? 1 : 1 + std::ranges::count(takes, ' ') + 1;
-    if (first == command && !want(count))
-      return qmin::UsageError(std::string(command) + " takes " + std::string(takes));
+  for (const CommandForm& form : kCommandForms) {
+    if (first != form.word) continue;
+    if (words.size() != form.words)
+      return qmin::UsageError(first + " takes " + std::string(form.takes));
+    if (form.command == qmin::HandoffCommand::kReconnect) options.vif = words[1];
+    if (form.words > 1 && form.command != qmin::HandoffCommand::kReconnect)
+      options.iface = words[1];
+    if (form.words > 2) options.netvm = words[2];
+    return form.command;
   }
-  if ((first == "restore" || first == "status") && want(1))
-    return first == "restore" ? qmin::HandoffCommand::kRestore : qmin::HandoffCommand::kStatus;
-  if (first == "release" && want(2)) {
-    options.iface = words[1];
-    return qmin::HandoffCommand::kRelease;
-  }
-  if (first == "reconnect" && want(2)) {
-    options.vif = words[1];
-    return qmin::HandoffCommand::kReconnect;
-  }
-  if (first == "adopt" && want(3)) {
-    options.iface = words[1];
-    options.netvm = words[2];
-    return qmin::HandoffCommand::kAdopt;
-  }
-  if (want(2) && first != "release" && first != "adopt" && first != "reconnect") {
+  if (words.size() == 2) {
     options.iface = words[0];
     options.netvm = words[1];
     return qmin::HandoffCommand::kHandoff;

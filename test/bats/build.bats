@@ -80,6 +80,7 @@ load test_helper
 	refute_line '    autoballoon="off"'
 	assert_equal "$(cat "$dest/etc/xen/xl.conf")" 'autoballoon="off"'
 	[ -f "$dest/usr/share/man/man5/qmin-site.5" ] || fail "no qmin-site(5)"
+	[ -f "$dest/usr/share/man/man7/qmin.7" ] || fail "no qmin(7)"
 	[ -f "$dest/usr/share/qmin/examples/site/server.site" ] || fail "no example site file"
 	# Installed again, qmin's own scripts are updated, not kept.
 	run make -s -C "$QMIN_ROOT" install DESTDIR="$BATS_TEST_TMPDIR/fresh"
